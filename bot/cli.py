@@ -1,0 +1,216 @@
+"""`cchc-bot`: run the bot, chat in the terminal, migrate, check content, evaluate the FAQ.
+
+Features add subcommands with `register_command`; every command reports mistakes as one clear line.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from bot.config import ConfigError, Settings, load_settings
+
+Register = Callable[[argparse._SubParsersAction], None]
+EXTENSIONS: list[Register] = []
+
+
+def register_command(fn: Register) -> Register:
+    EXTENSIONS.append(fn)
+    return fn
+
+
+def _setup_logging() -> None:
+    level = os.environ.get("CCHC_LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(level=getattr(logging, level, logging.INFO),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "telegram.ext.Updater", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        print(f"Cấu hình sai: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def pack_or_exit(content_dir: Path):  # noqa: ANN201
+    from bot.content import PackError, load_pack
+
+    try:
+        pack = load_pack(content_dir)
+    except PackError as exc:
+        print(f"Gói nội dung {content_dir} không hợp lệ:\n{exc.report.render()}", file=sys.stderr)
+        raise SystemExit(1) from None
+    for finding in pack.report.warnings:
+        logging.getLogger("content").warning("%s", finding)
+    return pack
+
+
+def _load_plugins() -> None:
+    """Import the optional features so they register their plugins and commands."""
+    import bot.features  # noqa: F401
+
+
+# --- commands ------------------------------------------------------------------------------------
+def cmd_run(args: argparse.Namespace) -> int:
+    from bot.app import add_telegram, build_bot, serve, stdin_is_terminal
+
+    settings = settings_or_exit()
+    pack = pack_or_exit(settings.content_dir)
+
+    async def main() -> None:
+        bot = await build_bot(settings, pack=pack)
+        console = False
+        if settings.telegram_enabled:
+            add_telegram(bot)
+            mode = "webhook" if settings.telegram_webhook_url else "long polling"
+            print(f"Telegram: đang phục vụ ({mode}).", file=sys.stderr)
+        elif args.chat_when_no_token and stdin_is_terminal():
+            print("Chưa đặt TELEGRAM_BOT_TOKEN: mở trò chuyện thử trong terminal (gõ /quit để thoát).",
+                  file=sys.stderr)
+            console = True
+        else:
+            print("Chưa đặt TELEGRAM_BOT_TOKEN và không có terminal: chỉ chạy máy chủ web "
+                  f"http://{settings.web_host}:{settings.web_port} (bảng điều khiển, /healthz).", file=sys.stderr)
+        await serve(bot, console=console)
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from bot.app import build_bot
+    from bot.channels.console import ConsoleChannel
+
+    settings = settings_or_exit()
+    pack = pack_or_exit(settings.content_dir)
+
+    async def main() -> None:
+        bot = await build_bot(settings, pack=pack)
+        try:
+            chat = ConsoleChannel(bot.core.handle)
+            bot.senders[chat.channel] = chat
+            await chat.run()
+        finally:
+            await bot.close()
+
+    asyncio.run(main())
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from bot.storage.db import make_engine, upgrade
+
+    settings = settings_or_exit()
+
+    async def main() -> None:
+        engine = make_engine(settings.database_url)
+        try:
+            await upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(main())
+    print("Cơ sở dữ liệu đã được cập nhật.", file=sys.stderr)
+    return 0
+
+
+def cmd_content_check(args: argparse.Namespace) -> int:
+    from bot.content import check_pack
+
+    directory = Path(args.dir or os.environ.get("CCHC_CONTENT_DIR") or "content")
+    if not directory.is_dir():
+        print(f"{directory}: không phải thư mục", file=sys.stderr)
+        return 2
+    report = check_pack(directory)
+    print(report.render())
+    return 0 if report.ok else 1
+
+
+def _faq_engine():  # noqa: ANN202
+    from bot.faq_service import FaqService
+
+    directory = Path(os.environ.get("CCHC_CONTENT_DIR") or "content")
+    return FaqService(pack_or_exit(directory)).engine
+
+
+def cmd_faq_match(args: argparse.Namespace) -> int:
+    from faq.evaluate import run_match
+
+    run_match(_faq_engine(), sys.stdin, sys.stdout)
+    return 0
+
+
+def cmd_faq_eval(args: argparse.Namespace) -> int:
+    from faq.evaluate import run_eval
+
+    run_eval(_faq_engine(), Path(args.file), sys.stdout)
+    return 0
+
+
+def cmd_faq_unanswered(args: argparse.Namespace) -> int:
+    from bot.storage.db import make_engine, session_factory
+    from bot.storage.repos import Store
+
+    settings = settings_or_exit()
+
+    async def main() -> list[tuple[str, int]]:
+        engine = make_engine(settings.database_url)
+        try:
+            return await Store(session_factory(engine)).unanswered(limit=args.limit)
+        finally:
+            await engine.dispose()
+
+    rows = asyncio.run(main())
+    if not rows:
+        print("Chưa có câu hỏi nào bot không trả lời được.")
+    for question, count in rows:
+        print(f"{count}\t{question}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cchc-bot", description="Trợ lý cải cách hành chính (CCHC)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="chạy bot (Telegram nếu có token, nếu không thì trò chuyện trong terminal)")
+    run.add_argument("--no-chat", dest="chat_when_no_token", action="store_false",
+                     help="không mở trò chuyện trong terminal khi thiếu token")
+    run.set_defaults(func=cmd_run)
+    sub.add_parser("chat", help="trò chuyện với bot trong terminal").set_defaults(func=cmd_chat)
+    db = sub.add_parser("db", help="cơ sở dữ liệu").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="áp dụng migration").set_defaults(func=cmd_db_upgrade)
+    content = sub.add_parser("content", help="gói nội dung").add_subparsers(dest="content_command", required=True)
+    check = content.add_parser("check", help="kiểm tra gói nội dung")
+    check.add_argument("dir", nargs="?")
+    check.set_defaults(func=cmd_content_check)
+    faq = sub.add_parser("faq", help="hỏi đáp").add_subparsers(dest="faq_command", required=True)
+    faq.add_parser("match", help="đọc câu hỏi từ stdin, in JSON mỗi dòng").set_defaults(func=cmd_faq_match)
+    ev = faq.add_parser("eval", help="đánh giá độ chính xác trên tệp JSONL")
+    ev.add_argument("file")
+    ev.set_defaults(func=cmd_faq_eval)
+    un = faq.add_parser("unanswered", help="các câu hỏi bot chưa trả lời được")
+    un.add_argument("--limit", type=int, default=100)
+    un.set_defaults(func=cmd_faq_unanswered)
+    for extension in EXTENSIONS:
+        extension(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    _setup_logging()
+    _load_plugins()
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

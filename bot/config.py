@@ -1,0 +1,105 @@
+"""Settings from the environment, validated once at start so a mistake is one clear line."""
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/cchc.db"
+DEFAULT_TELEGRAM_API = "https://api.telegram.org/bot"
+_SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+_TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
+
+
+class ConfigError(ValueError):
+    """A configuration mistake; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    content_dir: Path = Path("content")
+    telegram_token: str | None = None
+    telegram_api_base_url: str = DEFAULT_TELEGRAM_API
+    telegram_webhook_url: str | None = None
+    telegram_webhook_secret: str | None = None
+    web_host: str = "127.0.0.1"
+    web_port: int = 8080
+    secret_key: str | None = None  # signs dashboard sessions; generated per start when unset
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return bool(self.telegram_token)
+
+
+def _url(name: str, value: str, schemes: tuple[str, ...]) -> str:
+    parsed = urlparse(value)
+    if parsed.scheme not in schemes or not parsed.netloc:
+        raise ConfigError(f"{name}: expected a {'/'.join(schemes)} URL, got {value!r}")
+    return value
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read and check every variable; raise ConfigError naming the first bad one."""
+    env = os.environ if env is None else env
+
+    def get(name: str) -> str | None:
+        value = env.get(name, "").strip()
+        return value or None
+
+    database_url = get("CCHC_DATABASE_URL") or DEFAULT_DATABASE_URL
+    if not database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+        raise ConfigError(
+            "CCHC_DATABASE_URL: use sqlite+aiosqlite:///path.db or postgresql+asyncpg://user@host/db, "
+            f"got {database_url.split('://', 1)[0]!r}"
+        )
+
+    content_dir = Path(get("CCHC_CONTENT_DIR") or "content")
+    if not content_dir.is_dir():
+        raise ConfigError(f"CCHC_CONTENT_DIR: {str(content_dir)!r} is not a directory")
+
+    token = get("TELEGRAM_BOT_TOKEN")
+    if token and not _TOKEN_RE.match(token):
+        raise ConfigError("TELEGRAM_BOT_TOKEN: does not look like a bot token (digits:letters from @BotFather)")
+
+    api_base = get("TELEGRAM_API_BASE_URL") or DEFAULT_TELEGRAM_API
+    _url("TELEGRAM_API_BASE_URL", api_base, ("http", "https"))
+
+    webhook_url = get("TELEGRAM_WEBHOOK_URL")
+    if webhook_url:
+        _url("TELEGRAM_WEBHOOK_URL", webhook_url, ("https", "http"))
+    secret = get("TELEGRAM_WEBHOOK_SECRET")
+    if secret and not _SECRET_RE.match(secret):
+        raise ConfigError("TELEGRAM_WEBHOOK_SECRET: 1-256 characters of A-Z a-z 0-9 _ -")
+    if webhook_url and not secret:
+        raise ConfigError("TELEGRAM_WEBHOOK_SECRET: required when TELEGRAM_WEBHOOK_URL is set")
+
+    host = get("CCHC_WEB_HOST") or "127.0.0.1"
+    port_text = get("CCHC_WEB_PORT") or "8080"
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise ConfigError(f"CCHC_WEB_PORT: expected a number, got {port_text!r}") from None
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"CCHC_WEB_PORT: {port} is outside 0-65535")
+
+    secret_key = get("CCHC_SECRET_KEY")
+    if secret_key and len(secret_key) < 32:
+        raise ConfigError("CCHC_SECRET_KEY: use at least 32 characters")
+
+    return Settings(
+        database_url=database_url,
+        content_dir=content_dir,
+        telegram_token=token,
+        telegram_api_base_url=api_base,
+        telegram_webhook_url=webhook_url,
+        telegram_webhook_secret=secret,
+        web_host=host,
+        web_port=port,
+        secret_key=secret_key,
+        extra={k: v for k, v in env.items() if k.startswith("CCHC_")},
+    )

@@ -1,0 +1,45 @@
+"""Every user-facing sentence lives in content/templates (jinja2), so a province edits words, not code."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import yaml
+
+
+class Texts:
+    """Renders `templates/<name>.j2` with the pack in scope; button labels come from `labels.yaml`."""
+
+    def __init__(self, template_dir: Path, globals_: dict[str, Any], labels: dict[str, str]) -> None:
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(template_dir)),
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,  # output is our Markdown subset; adapters escape for their platform
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+        )
+        self.env.globals.update(globals_)
+        self.labels = labels
+        self._cache: dict[str, jinja2.Template] = {}
+
+    def render(self, name: str, **context: Any) -> str:
+        template = self._cache.get(name)
+        if template is None:
+            template = self._cache[name] = self.env.get_template(f"{name}.j2")
+        return template.render(**context).strip()
+
+    def render_string(self, source: str, **context: Any) -> str:
+        return self.env.from_string(source).render(**context).strip()
+
+    def label(self, key: str) -> str:
+        return self.labels[key]
+
+    def names(self) -> list[str]:
+        return sorted(n[:-3] for n in self.env.list_templates(extensions=["j2"]))
+
+
+def load_labels(file: Path) -> dict[str, str]:
+    data = yaml.safe_load(file.read_text(encoding="utf-8")) if file.exists() else {}
+    return {str(k): str(v) for k, v in (data or {}).items()}

@@ -1,0 +1,61 @@
+"""The FAQ engine bound to the current content pack (rebuilt when the pack is reloaded).
+
+Also serves the hotline directory search: the same Vietnamese-aware engine indexes hotline entries, so
+"sdt mot cua" or "đường dây nóng sở tư pháp" find the right number.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from bot.content import ContentPack
+from bot.content.schema import Hotline
+from faq.engine import Decision, FaqDoc, FaqEngine
+from faq.normalize import fold
+
+log = logging.getLogger(__name__)
+
+# Words (folded) that say "I want a phone number" rather than "how do I...".
+HOTLINE_INTENT = ("duong day nong", "hotline", "so dien thoai", "sdt", "tong dai", "goi cho", "lien he")
+
+
+def faq_docs(pack: ContentPack) -> list[FaqDoc]:
+    return [
+        FaqDoc(id=i.entry.id, title=i.entry.title, questions=tuple(i.entry.questions),
+               keywords=tuple(i.entry.keywords), group=i.group.id)
+        for i in pack.faq
+    ]
+
+
+def hotline_docs(pack: ContentPack) -> list[FaqDoc]:
+    docs = []
+    for group in pack.hotlines.groups:
+        for e in group.entries:
+            if e.phone:
+                docs.append(FaqDoc(id=e.id, title=e.agency, questions=(e.topic, e.agency),
+                                   keywords=tuple(e.keywords), group=group.id))
+    return docs
+
+
+class FaqService:
+    def __init__(self, pack: ContentPack) -> None:
+        self.rebuild(pack)
+
+    def rebuild(self, pack: ContentPack) -> None:
+        engine = FaqEngine.build(faq_docs(pack))
+        hotline_engine = FaqEngine.build(hotline_docs(pack))
+        entries = {e.id: e for g in pack.hotlines.groups for e in g.entries if e.phone}
+        self.engine, self.hotline_engine, self._hotlines = engine, hotline_engine, entries
+        log.info("FAQ index built: %d entries, %d hotlines", len(pack.faq), len(entries))
+
+    def match(self, text: str) -> Decision:
+        return self.engine.match(text)
+
+    def find_hotlines(self, text: str) -> Sequence[Hotline]:
+        """Entries for a text that asks for a number and names who; empty otherwise (the FAQ answers)."""
+        folded = f" {fold(text)} "
+        if not any(f" {word} " in folded for word in HOTLINE_INTENT):
+            return []
+        decision = self.hotline_engine.match(text)
+        ids = [decision.answer_id] if decision.answer_id else list(decision.suggestions)
+        return [self._hotlines[i] for i in ids if i in self._hotlines]

@@ -1,0 +1,1 @@
+"""Optional features plug in here (plugins for the app, subcommands for the CLI)."""

@@ -1,0 +1,13 @@
+"""Channel-agnostic conversation logic. `build_router()` assembles every feature."""
+from __future__ import annotations
+
+from handlers.router import Router
+
+
+def build_router() -> Router:
+    from handlers import faq, hotlines, menu, slogans
+
+    router = Router()
+    for feature in (menu, faq, slogans, hotlines):
+        feature.register(router)
+    return router

@@ -1,0 +1,91 @@
+"""The platform-free core: one entry point every channel adapter calls with a normalised message."""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+import time
+
+from handlers.context import Context, Services
+from handlers.menu import main_menu, stale_button
+from handlers.router import Router
+from handlers.types import Incoming, Reply
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 4096
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+# Last resort when even the templates cannot be rendered (a broken pack reload): never show a traceback.
+LAST_RESORT = "Xin lỗi, hệ thống đang bận. Bạn vui lòng thử lại sau ít phút."
+
+
+def clean_text(text: str) -> str:
+    """Drop control and invisible direction characters, cap the length."""
+    return _CONTROL.sub("", text)[:MAX_TEXT].strip()
+
+
+class Core:
+    """Routes each message to a handler; never raises to the adapter."""
+
+    def __init__(self, services: Services, router: Router) -> None:
+        self.services = services
+        self.router = router
+
+    async def handle(self, incoming: Incoming) -> list[Reply]:
+        started = time.perf_counter()
+        try:
+            return await self._handle(incoming)
+        except Exception:
+            log.exception("handler failed: channel=%s kind=%s", incoming.channel, _kind(incoming))
+            try:
+                return [Reply(text=self.services.pack.texts.render("errors/internal"))]
+            except Exception:
+                log.exception("could not render the error message")
+                return [Reply(text=LAST_RESORT)]
+        finally:
+            log.debug("handled %s in %.1f ms", _kind(incoming), (time.perf_counter() - started) * 1000)
+
+    async def _handle(self, incoming: Incoming) -> list[Reply]:
+        incoming = dataclasses.replace(incoming, text=clean_text(incoming.text), payload=incoming.payload[:64])
+        store = self.services.store
+        user = await store.touch_user(incoming.channel, incoming.user_id, incoming.display_name)
+        state = await store.get_state(user.id)
+        ctx = Context(incoming=incoming, user=user, state=state, services=self.services)
+        replies = await self._route(ctx)
+        if ctx.log_kind != "logged":
+            await store.log_interaction(
+                user_id=user.id, channel=incoming.channel, kind=ctx.log_kind or _kind(incoming),
+                text=incoming.text if not incoming.payload else incoming.payload, answer=ctx.log_answer,
+                normalized=ctx.log_normalized, decision=ctx.log_decision, score=ctx.log_score,
+            )
+        return replies
+
+    async def _route(self, ctx: Context) -> list[Reply]:
+        incoming, router = ctx.incoming, self.router
+        if incoming.payload:
+            handler = router.for_payload(incoming.payload)
+            return await (handler(ctx) if handler else stale_button(ctx))
+        if incoming.command:
+            handler = router.commands.get(incoming.command)
+            if handler is None:
+                ctx.log_answer = "unknown-command"
+                return [Reply(text=ctx.text("errors/unknown_command", command=incoming.command[:32]),
+                              buttons=main_menu(ctx))]
+            return await handler(ctx)
+        if ctx.state is not None and ctx.state.flow in router.flows:
+            return await router.flows[ctx.state.flow](ctx)
+        if incoming.text and any(ch.isalnum() for ch in incoming.text) and router.free_text:
+            return await router.free_text(ctx)
+        ctx.log_answer = "unsupported"
+        template = "errors/attachment" if (incoming.attachments or incoming.location or incoming.contact_phone) else "errors/no_text"
+        return [Reply(text=ctx.text(template), buttons=main_menu(ctx))]
+
+
+def _kind(incoming: Incoming) -> str:
+    if incoming.payload:
+        return "button"
+    if incoming.command:
+        return "command"
+    if incoming.text:
+        return "text"
+    return "attachment" if incoming.attachments else "other"
