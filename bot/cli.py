@@ -27,7 +27,7 @@ def _setup_logging() -> None:
     level = os.environ.get("CCHC_LOG_LEVEL", "INFO").upper()
     logging.basicConfig(level=getattr(logging, level, logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "telegram.ext.Updater", "aiohttp.access"):
+    for noisy in ("httpx", "telegram.ext.Updater", "aiohttp.access", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -47,8 +47,9 @@ def pack_or_exit(content_dir: Path):  # noqa: ANN201
     except PackError as exc:
         print(f"Gói nội dung {content_dir} không hợp lệ:\n{exc.report.render()}", file=sys.stderr)
         raise SystemExit(1) from None
-    for finding in pack.report.warnings:
-        logging.getLogger("content").warning("%s", finding)
+    if pack.report.warnings:
+        logging.getLogger("content").warning(
+            "%d giá trị trong gói nội dung chưa được xác nhận (xem: cchc-bot content check)", len(pack.report.warnings))
     return pack
 
 

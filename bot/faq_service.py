@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from bot.content import ContentPack
 from bot.content.schema import Hotline
 from faq.engine import Decision, FaqDoc, FaqEngine
-from faq.normalize import fold
+from faq.normalize import fold, normalize
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class FaqService:
 
     def find_hotlines(self, text: str) -> Sequence[Hotline]:
         """Entries for a text that asks for a number and names who; empty otherwise (the FAQ answers)."""
-        folded = f" {fold(text)} "
+        folded = f" {fold(normalize(text))} "
         if not any(f" {word} " in folded for word in HOTLINE_INTENT):
             return []
         decision = self.hotline_engine.match(text)

@@ -5,9 +5,9 @@ from handlers.router import Router
 
 
 def build_router() -> Router:
-    from handlers import faq, hotlines, menu, slogans
+    from handlers import bulletin, faq, feedback, hotlines, menu, slogans
 
     router = Router()
-    for feature in (menu, faq, slogans, hotlines):
+    for feature in (menu, faq, slogans, hotlines, feedback, bulletin):
         feature.register(router)
     return router

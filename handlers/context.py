@@ -58,14 +58,14 @@ class Context:
     def pack(self) -> ContentPack:
         return self.services.pack
 
-    def text(self, name: str, **kwargs: Any) -> str:
-        return self.pack.texts.render(name, **kwargs)
+    def text(self, template: str, /, **kwargs: Any) -> str:
+        return self.pack.texts.render(template, **kwargs)
 
     def label(self, key: str) -> str:
         return self.pack.texts.label(key)
 
-    def say(self, name: str, **kwargs: Any) -> Reply:
-        return Reply(text=self.text(name, **kwargs))
+    def say(self, template: str, /, **kwargs: Any) -> Reply:
+        return Reply(text=self.text(template, **kwargs))
 
     async def set_state(self, flow: str, step: str, data: dict[str, Any], ttl: dt.timedelta | None = None) -> None:
         from bot.storage.repos import FlowState

@@ -13,7 +13,6 @@ from bot.content.report import Report
 from bot.content.schema import (
     AgencyFile,
     FaqEntry,
-    FaqFile,
     FaqGroupInfo,
     HotlineFile,
     PackConfig,
@@ -71,12 +70,15 @@ def _fmt_loc(loc: tuple[Any, ...]) -> str:
     return out
 
 
-def _validate(doc: YamlDoc, model: type[M], report: Report) -> M | None:
+def _validate(doc: YamlDoc, model: type[M], report: Report, *, data: Any = None,
+              prefix: tuple[Any, ...] = ()) -> M | None:
+    """Validate `data` (default: the whole document) located at `prefix` in the document."""
+    value = doc.data if prefix == () and data is None else data
     try:
-        return model.model_validate(doc.data if doc.data is not None else {})
+        return model.model_validate(value if value is not None else {})
     except ValidationError as exc:
         for err in exc.errors():
-            loc = tuple(err["loc"])
+            loc = prefix + tuple(err["loc"])
             report.error(doc.file, doc.line_of(loc), _fmt_loc(loc), err["msg"])
         return None
 
@@ -141,12 +143,22 @@ def _load_faq(root: Path, texts: Texts | None, report: Report) -> tuple[list[Faq
         doc = _read(file, report)
         if doc is None:
             continue
-        data = _validate(doc, FaqFile, report)
-        if data is None:
+        raw = doc.data if isinstance(doc.data, dict) else {}
+        group = _validate(doc, FaqGroupInfo, report, data=raw.get("group"), prefix=("group",))
+        raw_entries = raw.get("entries")
+        if not isinstance(raw_entries, list) or not raw_entries:
+            report.error(file, doc.line_of(("entries",)), "entries", "cần danh sách câu hỏi (ít nhất một)")
             continue
-        groups.append(data.group)
-        for i, entry in enumerate(data.entries):
-            ids.append((entry.id, file, doc.line_of(("entries", i))))
+        if group is None:
+            continue
+        groups.append(group)
+        for i, raw_entry in enumerate(raw_entries):
+            ids_here = raw_entry.get("id") if isinstance(raw_entry, dict) else None
+            if isinstance(ids_here, str):
+                ids.append((ids_here, file, doc.line_of(("entries", i))))
+            entry = _validate(doc, FaqEntry, report, data=raw_entry, prefix=("entries", i))
+            if entry is None:
+                continue
             answer = entry.answer
             if texts is not None:
                 try:
@@ -157,7 +169,7 @@ def _load_faq(root: Path, texts: Texts | None, report: Report) -> tuple[list[Faq
                 except jinja2.UndefinedError as exc:
                     report.error(file, doc.line_of(("entries", i, "answer")), f"entries[{i}].answer", f"biến không tồn tại: {exc.message}")
                     continue
-            items.append(FaqItem(entry=entry, group=data.group, answer=answer))
+            items.append(FaqItem(entry=entry, group=group, answer=answer))
     _duplicates(ids, "câu hỏi", report)
     _duplicates([(g.id, faq_dir, 0) for g in groups], "nhóm hỏi đáp", report)
     return items, sorted(groups, key=lambda g: (g.order, g.title))
@@ -168,9 +180,20 @@ def _load_texts(root: Path, config: PackConfig | None, report: Report) -> Texts 
     if not template_dir.is_dir():
         report.error(template_dir, 0, "", "thiếu thư mục mẫu tin nhắn")
         return None
-    labels_file = template_dir / "labels.yaml"
-    labels_doc = _read(labels_file, report)
-    labels = {str(k): str(v) for k, v in (labels_doc.data or {}).items()} if labels_doc else {}
+    labels_file = template_dir / "labels" / "core.yaml"
+    labels: dict[str, str] = {}
+    label_files = sorted((template_dir / "labels").glob("*.yaml"))
+    for file in label_files:
+        labels_doc = _read(file, report)
+        if labels_doc is None:
+            continue
+        if not isinstance(labels_doc.data, dict):
+            report.error(file, 1, "", "cần một bảng 'khóa: nhãn'")
+            continue
+        for key, value in labels_doc.data.items():
+            if str(key) in labels:
+                report.error(file, labels_doc.line_of((key,)), str(key), "nhãn bị khai báo hai lần")
+            labels[str(key)] = str(value)
     for key in REQUIRED_LABELS:
         if key not in labels:
             report.error(labels_file, 0, key, "thiếu nhãn nút bắt buộc")
@@ -193,6 +216,8 @@ EXTRA_SECTIONS: dict[str, tuple[str, SectionLoader]] = {}
 
 
 def _load(root: Path) -> tuple[ContentPack | None, Report]:
+    import bot.features  # noqa: F401  (features register their sections and templates)
+
     root = root.resolve()
     report = Report(root=root)
     docs = {name: _read(root / f"{name}.yaml", report) for name in ("pack", "slogans", "hotlines", "agencies")}

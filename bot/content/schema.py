@@ -113,6 +113,8 @@ class Category(Strict):
     deadline_days: int = Field(ge=1, le=90)
     agency: str | None = None
     keywords: list[str] = []
+    # Reports of this category go to the People's Committee of the commune the citizen names (when known).
+    route_to_commune: bool = False
 
 
 class RoutingRule(Strict):
@@ -156,6 +158,3 @@ class FaqGroupInfo(Strict):
     order: int = 100
 
 
-class FaqFile(Strict):
-    group: FaqGroupInfo
-    entries: list[FaqEntry] = Field(min_length=1)

@@ -24,7 +24,7 @@ class Texts:
         self.labels = labels
         self._cache: dict[str, jinja2.Template] = {}
 
-    def render(self, name: str, **context: Any) -> str:
+    def render(self, name: str, /, **context: Any) -> str:
         template = self._cache.get(name)
         if template is None:
             template = self._cache[name] = self.env.get_template(f"{name}.j2")

@@ -1,0 +1,79 @@
+"""The `cchc-bot` command as an operator uses it."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+BOT = [sys.executable, "-m", "bot.cli"]
+
+
+def run(*args: str, env: dict[str, str] | None = None, stdin: str = "", timeout: float = 60) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, "CCHC_CONTENT_DIR": str(REPO / "content"), **(env or {})}
+    return subprocess.run([*BOT, *args], input=stdin, capture_output=True, text=True, cwd=REPO, env=full_env,
+                          timeout=timeout)
+
+
+def test_content_check_passes_on_the_shipped_pack() -> None:
+    result = run("content", "check")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 lỗi" in result.stdout
+
+
+def test_content_check_fails_on_a_broken_pack(tmp_path: Path) -> None:
+    broken = tmp_path / "content"
+    shutil.copytree(REPO / "content", broken)
+    (broken / "pack.yaml").write_text("province: [\n", encoding="utf-8")
+    result = run("content", "check", str(broken))
+    assert result.returncode == 1
+    assert "pack.yaml:" in result.stdout and "lỗi" in result.stdout
+
+
+def test_invalid_configuration_is_one_clear_line(tmp_path: Path) -> None:
+    result = run("db", "upgrade", env={"CCHC_WEB_PORT": "abc"})
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == ["Cấu hình sai: CCHC_WEB_PORT: expected a number, got 'abc'"]
+
+
+def test_terminal_chat_runs_the_same_handlers(tmp_path: Path) -> None:
+    db = f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}"
+    result = run("chat", env={"CCHC_DATABASE_URL": db}, stdin="/khauhieu\n3\nnop ho so online\n/quit\n")
+    assert result.returncode == 0, result.stderr
+    assert "Xin chào" in result.stdout and "Khẩu hiệu cải cách hành chính" in result.stdout
+    assert "Nộp hồ sơ trực tuyến" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_run_without_token_and_terminal_serves_the_web_server(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {**os.environ, "CCHC_CONTENT_DIR": str(REPO / "content"), "CCHC_WEB_PORT": str(port),
+           "CCHC_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'svc.db'}"}
+    env.pop("TELEGRAM_BOT_TOKEN", None)
+    proc = subprocess.Popen([*BOT, "run"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=REPO, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        body = None
+        while time.monotonic() < deadline and body is None and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+                    body = response.read().decode()
+            except OSError:
+                time.sleep(0.2)
+    finally:
+        proc.terminate()
+        _, stderr = proc.communicate(timeout=20)
+    assert body is not None and '"ok"' in body, stderr[-2000:]
+    assert "TELEGRAM_BOT_TOKEN" in stderr and "chỉ chạy máy chủ web" in stderr

@@ -1,0 +1,47 @@
+"""Configuration: defaults work, and each mistake fails with one line naming the variable."""
+from pathlib import Path
+
+import pytest
+
+from bot.config import DEFAULT_DATABASE_URL, ConfigError, load_settings
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def env(**kw: str) -> dict[str, str]:
+    return {"CCHC_CONTENT_DIR": str(REPO / "content"), **kw}
+
+
+def test_defaults_are_the_embedded_setup() -> None:
+    s = load_settings(env())
+    assert s.database_url == DEFAULT_DATABASE_URL
+    assert (s.web_host, s.web_port) == ("127.0.0.1", 8080)
+    assert not s.telegram_enabled
+
+
+@pytest.mark.parametrize(
+    ("overrides", "variable"),
+    [
+        ({"CCHC_DATABASE_URL": "mysql://x"}, "CCHC_DATABASE_URL"),
+        ({"CCHC_CONTENT_DIR": "/nonexistent/pack"}, "CCHC_CONTENT_DIR"),
+        ({"TELEGRAM_BOT_TOKEN": "not-a-token"}, "TELEGRAM_BOT_TOKEN"),
+        ({"TELEGRAM_API_BASE_URL": "ftp://x"}, "TELEGRAM_API_BASE_URL"),
+        ({"TELEGRAM_WEBHOOK_URL": "https://bot.example.vn/tg"}, "TELEGRAM_WEBHOOK_SECRET"),
+        ({"TELEGRAM_WEBHOOK_URL": "https://e.vn/x", "TELEGRAM_WEBHOOK_SECRET": "bad secret!"}, "TELEGRAM_WEBHOOK_SECRET"),
+        ({"CCHC_WEB_PORT": "eighty"}, "CCHC_WEB_PORT"),
+        ({"CCHC_WEB_PORT": "70000"}, "CCHC_WEB_PORT"),
+        ({"CCHC_SECRET_KEY": "short"}, "CCHC_SECRET_KEY"),
+    ],
+)
+def test_invalid_configuration_names_the_variable(overrides: dict[str, str], variable: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings(env(**overrides))
+    message = str(err.value)
+    assert message.startswith(variable + ":")
+    assert "\n" not in message
+
+
+def test_token_and_webhook_accepted() -> None:
+    s = load_settings(env(TELEGRAM_BOT_TOKEN="123456:" + "A" * 35, TELEGRAM_WEBHOOK_URL="https://bot.example.vn/tg",
+                          TELEGRAM_WEBHOOK_SECRET="s3cret_-X", CCHC_DATABASE_URL="postgresql+asyncpg://u@h/db"))
+    assert s.telegram_enabled and s.telegram_webhook_secret == "s3cret_-X"
