@@ -6,6 +6,7 @@ Also serves the hotline directory search: the same Vietnamese-aware engine index
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 
 from bot.content import ContentPack
@@ -17,6 +18,12 @@ log = logging.getLogger(__name__)
 
 # Words (folded) that say "I want a phone number" rather than "how do I...".
 HOTLINE_INTENT = ("duong day nong", "hotline", "so dien thoai", "sdt", "tong dai", "goi cho", "lien he")
+_NOT_WORD = re.compile(r"[^\w]+")
+
+
+def plain_fold(text: str) -> str:
+    """Lower case, no diacritics, words separated by single spaces: for whole-phrase comparison."""
+    return " ".join(_NOT_WORD.sub(" ", fold(text.lower())).split())
 
 
 def faq_docs(pack: ContentPack) -> list[FaqDoc]:
@@ -46,7 +53,14 @@ class FaqService:
         hotline_engine = FaqEngine.build(hotline_docs(pack))
         entries = {e.id: e for g in pack.hotlines.groups for e in g.entries if e.phone}
         self.engine, self.hotline_engine, self._hotlines = engine, hotline_engine, entries
+        self._smalltalk = {plain_fold(phrase): kind
+                           for kind in ("greeting", "thanks", "goodbye")
+                           for phrase in getattr(pack.smalltalk, kind)}
         log.info("FAQ index built: %d entries, %d hotlines", len(pack.faq), len(entries))
+
+    def smalltalk(self, text: str) -> str | None:
+        """'greeting', 'thanks' or 'goodbye' when the whole message is one of the pack's phrases."""
+        return self._smalltalk.get(plain_fold(text))
 
     def match(self, text: str) -> Decision:
         return self.engine.match(text)

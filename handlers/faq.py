@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from handlers.context import Context
 from handlers.hotlines import hotline_replies
-from handlers.menu import back_to_menu, stale_button
+from handlers.menu import back_to_menu, main_menu, stale_button
 from handlers.router import Router, payload_args
 from handlers.types import Button, ButtonKind, Reply
 
@@ -55,6 +55,10 @@ async def _log(ctx: Context, *, answer: str, decision: str = "", score: float | 
 async def answer_question(ctx: Context) -> list[Reply]:
     """Free text: a hotline look-up when the citizen asks for a number, otherwise the FAQ."""
     faq = ctx.services.extra["faq"]
+    social = faq.smalltalk(ctx.incoming.text)
+    if social:
+        ctx.log_answer = f"smalltalk:{social}"
+        return [Reply(text=ctx.text(f"smalltalk/{social}"), buttons=main_menu(ctx))]
     hotlines = faq.find_hotlines(ctx.incoming.text)
     if hotlines:
         ctx.log_answer = "hotline-search:" + ",".join(e.id for e in hotlines)[:100]

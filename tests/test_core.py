@@ -130,3 +130,12 @@ async def test_dialogue_state_survives_a_restart(bot, db_engine, pack) -> None:
     assert state is not None and (state.flow, state.step, state.data) == ("demo", "step2", {"draft": "xin chào"})
     again = await second.services.store.touch_user("telegram", "7", "")
     assert again.id == user.id and again.display_name == "An"
+
+
+async def test_greetings_and_thanks_get_a_kind_answer_not_a_search(bot) -> None:
+    [hello] = await bot.core.handle(said(text="Xin chào ạ!"))
+    assert "Xin chào" in hello.text and "m:faq" in payloads(hello)
+    [thanks] = await bot.core.handle(said(text="cam on nhieu"))
+    assert "vui" in thanks.text
+    [question] = await bot.core.handle(said(text="chào, cho hỏi nộp hồ sơ online thế nào"))
+    assert "Nộp hồ sơ trực tuyến" in question.text or "faq:a:nop-ho-so-truc-tuyen" in payloads(question)

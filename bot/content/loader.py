@@ -17,6 +17,7 @@ from bot.content.schema import (
     HotlineFile,
     PackConfig,
     SloganFile,
+    SmalltalkFile,
 )
 from bot.content.texts import Texts, load_labels
 from bot.content.yamlsource import YamlDoc, YamlSyntaxError, read_yaml
@@ -54,6 +55,7 @@ class ContentPack:
     faq_groups: list[FaqGroupInfo]
     texts: Texts
     report: Report
+    smalltalk: SmalltalkFile = field(default_factory=SmalltalkFile)
     extras: dict[str, Any] = field(default_factory=dict)
 
     def faq_item(self, entry_id: str) -> FaqItem | None:
@@ -242,6 +244,10 @@ def _load(root: Path) -> tuple[ContentPack | None, Report]:
         _check_agencies(docs["agencies"], agencies, report)
     texts = _load_texts(root, config, report)
     faq, groups = _load_faq(root, texts, report)
+    smalltalk = SmalltalkFile()
+    if (root / "smalltalk.yaml").exists():
+        doc = _read(root / "smalltalk.yaml", report)
+        smalltalk = (_validate(doc, SmalltalkFile, report) if doc else None) or SmalltalkFile()
     extras: dict[str, Any] = {}
     for name, (file_name, loader) in EXTRA_SECTIONS.items():
         doc = _read(root / file_name, report)
@@ -251,7 +257,7 @@ def _load(root: Path) -> tuple[ContentPack | None, Report]:
         return None, report
     pack = ContentPack(
         root=root, config=config, slogans=slogans, hotlines=hotlines, agencies=agencies,
-        faq=faq, faq_groups=groups, texts=texts, report=report, extras=extras,
+        faq=faq, faq_groups=groups, texts=texts, report=report, smalltalk=smalltalk, extras=extras,
     )
     return pack, report
 

@@ -158,3 +158,11 @@ class FaqGroupInfo(Strict):
     order: int = 100
 
 
+
+
+class SmalltalkFile(Strict):
+    """smalltalk.yaml: greetings, thanks and goodbyes answered kindly instead of searching the FAQ."""
+
+    greeting: list[str] = []
+    thanks: list[str] = []
+    goodbye: list[str] = []
