@@ -79,19 +79,12 @@ def add_telegram(bot: Bot) -> None:
     commands = [(name, bot.services.pack.texts.label(key)) for name, key in router.visible_commands]
     channel = TelegramChannel(
         token=s.telegram_token, handle=bot.core.handle, api_base_url=s.telegram_api_base_url,
-        api_base_file_url=telegram_file_url(s.telegram_api_base_url),
         webhook_url=s.telegram_webhook_url, webhook_secret=s.telegram_webhook_secret,
         on_blocked=bot.services.store.mark_blocked, commands=commands,
     )
     bot.channels.append(channel)
     bot.senders[channel.channel] = channel
     bot.web_features.append(channel.register_routes)
-
-
-def telegram_file_url(api_base_url: str) -> str:
-    """Bot API file URLs sit beside the method URLs: '.../bot' -> '.../file/bot'."""
-    base = api_base_url.rstrip("/")
-    return base[: -len("/bot")] + "/file/bot" if base.endswith("/bot") else base + "/file/bot"
 
 
 async def serve(bot: Bot, *, console: bool) -> None:
