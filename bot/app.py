@@ -66,6 +66,10 @@ async def build_bot(settings: Settings, *, pack: ContentPack | None = None, migr
     core = Core(services, build_router())
     bot = Bot(settings=settings, engine=engine, services=services, core=core)
     services.extra["senders"] = bot.senders
+    if settings.content_reload_seconds > 0:
+        from bot.content.watch import watch_pack
+
+        bot.background.append(lambda: watch_pack(holder, settings.content_dir, settings.content_reload_seconds))
     for plugin in PLUGINS:
         plugin(bot)
     return bot

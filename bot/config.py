@@ -29,6 +29,7 @@ class Settings:
     web_host: str = "127.0.0.1"
     web_port: int = 8080
     secret_key: str | None = None  # signs dashboard sessions; generated per start when unset
+    content_reload_seconds: float = 10.0  # 0 disables watching the pack for edits
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -91,8 +92,17 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if secret_key and len(secret_key) < 32:
         raise ConfigError("CCHC_SECRET_KEY: use at least 32 characters")
 
+    reload_text = get("CCHC_CONTENT_RELOAD_SECONDS") or "10"
+    try:
+        reload_seconds = float(reload_text)
+    except ValueError:
+        raise ConfigError(f"CCHC_CONTENT_RELOAD_SECONDS: expected seconds, got {reload_text!r}") from None
+    if reload_seconds < 0:
+        raise ConfigError("CCHC_CONTENT_RELOAD_SECONDS: must be 0 (off) or more")
+
     return Settings(
         database_url=database_url,
+        content_reload_seconds=reload_seconds,
         content_dir=content_dir,
         telegram_token=token,
         telegram_api_base_url=api_base,

@@ -114,3 +114,23 @@ def test_broken_template_and_missing_file(pack_copy: Path) -> None:
     rendered = check_pack(pack_copy).render()
     assert "templates/menu/main.j2:1:" in rendered
     assert "slogans.yaml: lỗi: thiếu tệp bắt buộc" in rendered
+
+
+def test_an_edited_pack_is_reloaded_and_a_broken_edit_refused(pack_copy: Path) -> None:
+    from bot.content.watch import fingerprint, reload_if_changed
+    from handlers.context import PackHolder
+
+    holder = PackHolder(load_pack(pack_copy))
+    rebuilt: list[object] = []
+    holder.listeners.append(rebuilt.append)
+    last = fingerprint(pack_copy)
+    assert reload_if_changed(holder, pack_copy, last) == last and not rebuilt
+
+    slogans = pack_copy / "slogans.yaml"
+    slogans.write_text("slogans:\n  - text: Khẩu hiệu mới của tỉnh\n", encoding="utf-8")
+    last = reload_if_changed(holder, pack_copy, last)
+    assert [s.text for s in holder.pack.slogans.slogans] == ["Khẩu hiệu mới của tỉnh"] and len(rebuilt) == 1
+
+    slogans.write_text("slogans: [\n", encoding="utf-8")
+    reload_if_changed(holder, pack_copy, last)
+    assert [s.text for s in holder.pack.slogans.slogans] == ["Khẩu hiệu mới của tỉnh"] and len(rebuilt) == 1
