@@ -23,14 +23,14 @@ from __future__ import annotations
 import re
 
 __all__ = [
+    "TELEGRAM_CAPTION_LIMIT",
+    "TELEGRAM_TEXT_LIMIT",
     "escape_html",
     "split_message",
     "telegram_parts",
     "to_plain",
     "to_telegram_html",
     "utf16_len",
-    "TELEGRAM_TEXT_LIMIT",
-    "TELEGRAM_CAPTION_LIMIT",
 ]
 
 TELEGRAM_TEXT_LIMIT = 4096
@@ -39,8 +39,8 @@ TELEGRAM_CAPTION_LIMIT = 1024
 # [label](url): label on one line without brackets; url without whitespace, allowing one level of
 # balanced parentheses (Wikipedia-style URLs) and requiring a scheme.
 _LINK = r"\[(?P<label>[^\[\]\n]+)\]\((?P<url>[A-Za-z][A-Za-z0-9+.\-]*:(?:[^\s()]|\([^\s()]*\))+)\)"
-# **bold**: non-greedy, within one line, not empty.
-_BOLD = r"\*\*(?P<bold>[^\n]+?)\*\*"
+# **bold**: non-greedy, within one line, not empty, no whitespace just inside the markers.
+_BOLD = r"\*\*(?=\S)(?P<bold>[^\n]*?\S)\*\*"
 _INLINE_RE = re.compile(f"{_LINK}|{_BOLD}")
 _LINK_RE = re.compile(_LINK)
 _BULLET_RE = re.compile(r"^(?P<indent>[ \t]*)- ", re.MULTILINE)
@@ -143,7 +143,8 @@ def split_message(text: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
 
     Prefers paragraph breaks, then line breaks, then spaces; avoids cutting inside ``[label](url)``
     and ``**bold**`` spans; cuts hard only when a single word is longer than ``limit``. Whitespace at
-    the cut is dropped. Returns ``[]`` for blank text.
+    the cut is dropped. Returns ``[]`` for blank text. (A single character wider than ``limit``, i.e. an
+    astral character with ``limit=1``, is emitted alone.)
     """
     if limit < 1:
         raise ValueError("limit must be >= 1")

@@ -1,0 +1,441 @@
+"""TelegramChannel driven through the real python-telegram-bot Application against the fake Bot API."""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+
+import pytest
+from aiohttp import web
+
+from bot.channels.base import Blocked, Channel, PermanentError, RateLimited, TransientError
+from bot.channels.telegram import ERROR_TEXT, TelegramChannel
+from handlers.types import Button, ButtonKind, ContactCard, Incoming, Reply
+from tests.fakes.telegram_api import FakeTelegramAPI
+from tests.fakes.telegram_harness import telegram_harness
+
+pytestmark = pytest.mark.timeout(20)
+U = 4242  # a user id
+
+
+class Echo:
+    """A stub core: records Incoming, answers from a small script, echoes the rest."""
+
+    def __init__(self) -> None:
+        self.seen: list[Incoming] = []
+        self.script: dict[str, list[Reply]] = {}
+
+    async def __call__(self, incoming: Incoming) -> list[Reply]:
+        self.seen.append(incoming)
+        key = incoming.payload or incoming.command or incoming.text
+        if key in self.script:
+            return self.script[key]
+        if incoming.command == "start":
+            return [Reply(text="**Xin chào!** Tôi có thể giúp gì?",
+                          buttons=[[Button("Hỏi đáp", "m:faq"), Button("Phản ánh", "m:fb")],
+                                   [Button("Cổng DVC", kind=ButtonKind.URL, url="https://dichvucong.gov.vn")],
+                                   [Button("Tổng đài", kind=ButtonKind.PHONE, phone="1900 1234")]])]
+        if incoming.payload:
+            return [Reply(text=f"Bạn chọn {incoming.payload}", notice="Đã nhận", edit=True)]
+        return [Reply(text=f"echo: {incoming.text}")]
+
+
+@pytest.mark.asyncio
+async def test_start_replies_with_buttons_and_commands_registered() -> None:
+    echo = Echo()
+    async with telegram_harness(echo, commands=[("start", "Bắt đầu"), ("help", "Trợ giúp")]) as h:
+        assert isinstance(h.channel, Channel)
+        msgs = await h.say(U, "/start")
+        assert len(msgs) == 1
+        m = msgs[0]
+        assert m.parse_mode == "HTML" and m.text.startswith("<b>Xin chào!</b>")
+        assert m.callback_data == ["m:faq", "m:fb"]
+        assert m.inline_keyboard[1] == [{"text": "Cổng DVC", "url": "https://dichvucong.gov.vn"}]
+        assert "Tổng đài: 1900 1234" in m.plain  # phone buttons (tel: is not allowed) become text
+        assert echo.seen[0].command == "start" and echo.seen[0].user_id == str(U)
+        assert echo.seen[0].channel == "telegram" and echo.seen[0].display_name == "An"
+        assert h.api.commands == [{"command": "start", "description": "Bắt đầu"},
+                                  {"command": "help", "description": "Trợ giúp"}]
+
+
+@pytest.mark.asyncio
+async def test_button_press_payload_answer_and_edit() -> None:
+    echo = Echo()
+    async with telegram_harness(echo) as h:
+        first = (await h.say(U, "/start"))[0]
+        msgs = await h.press(U, "m:faq")
+        assert echo.seen[-1].payload == "m:faq" and echo.seen[-1].message_id.startswith("cb:")
+        assert h.last_notice == "Đã nhận"
+        assert [m.method for m in msgs] == ["editMessageText"]
+        assert msgs[0].message_id == first.message_id and msgs[0].plain == "Bạn chọn m:faq"
+        assert len(h.api.callback_answers) == 1
+
+
+@pytest.mark.asyncio
+async def test_edit_falls_back_to_new_message() -> None:
+    echo = Echo()
+    async with telegram_harness(echo) as h:
+        first = (await h.say(U, "/start"))[0]
+        update = h.api.user_presses(U, "m:faq")
+        h.api._state.pop((str(U), first.message_id))  # the message was deleted meanwhile
+        msgs = await h.after(update)
+        assert [m.method for m in msgs] == ["sendMessage"] and msgs[0].plain == "Bạn chọn m:faq"
+        assert h.api.calls("editMessageText")[0].status == 400
+        h.api.bad_requests.clear()
+
+
+@pytest.mark.asyncio
+async def test_press_without_notice_answers_empty() -> None:
+    echo = Echo()
+    echo.script["m:faq"] = [Reply(text="Danh mục hỏi đáp")]
+    async with telegram_harness(echo) as h:
+        await h.say(U, "/start")
+        msgs = await h.press(U, "m:faq")
+        assert h.last_notice == "" and [m.method for m in msgs] == ["sendMessage"]
+
+
+@pytest.mark.asyncio
+async def test_long_reply_is_split_with_buttons_on_last_part() -> None:
+    echo = Echo()
+    long = "\n\n".join(f"**Mục {i}.** " + "thủ tục hành chính " * 30 for i in range(30))
+    echo.script["dài"] = [Reply(text=long, buttons=[[Button("Tiếp", "m:next")]])]
+    async with telegram_harness(echo) as h:
+        msgs = await h.say(U, "dài")
+        assert len(msgs) >= 4
+        assert all(len(m.plain) <= 4096 for m in msgs)
+        assert [bool(m.callback_data) for m in msgs] == [False] * (len(msgs) - 1) + [True]
+        assert "".join("".join(m.plain for m in msgs).split()) == "".join(long.replace("**", "").split())
+
+
+@pytest.mark.asyncio
+async def test_html_special_characters_escaped_and_accepted() -> None:
+    echo = Echo()
+    nasty = '<script>alert("x")</script> & AT&T &amp; 1<2>0 \'q\' [link](https://e.vn/?a=1&b="2") **đậm <i>**'
+    echo.script["html"] = [Reply(text=nasty)]
+    async with telegram_harness(echo) as h:  # strict: any 400 from the fake fails the test
+        (m,) = await h.say(U, "html")
+        assert m.plain == '<script>alert("x")</script> & AT&T &amp; 1<2>0 \'q\' link đậm <i>'
+        assert '<a href="https://e.vn/?a=1&amp;b=&quot;2&quot;">link</a>' in m.text
+        assert not h.api.bad_requests
+
+
+@pytest.mark.asyncio
+async def test_retry_after_is_honoured() -> None:
+    echo = Echo()
+    async with telegram_harness(echo) as h:
+        h.api.fail_next("sendMessage", 429, retry_after=0.4)
+        t0 = time.monotonic()
+        msgs = await h.say(U, "xin chào")
+        assert [m.plain for m in msgs] == ["echo: xin chào"]
+        calls = h.api.calls("sendMessage")
+        assert [c.status for c in calls] == [429, 200]
+        assert calls[1].time - calls[0].time >= 0.4
+        assert time.monotonic() - t0 < 3
+
+
+@pytest.mark.asyncio
+async def test_transient_errors_and_client_timeout_are_retried() -> None:
+    echo = Echo()
+    async with telegram_harness(echo, read_timeout=0.3) as h:
+        h.api.fail_next("sendMessage", 500)
+        h.api.delay_next("sendMessage", 1.0)  # the client times out after 0.3 s
+        msgs = await h.say(U, "một")
+        assert [m.plain for m in msgs] == ["echo: một"]
+        statuses = [c.status for c in h.api.calls("sendMessage")]
+        assert len(statuses) == 3 and statuses[0] == 500 and statuses[2] == 200  # [1] timed out client-side
+
+
+@pytest.mark.asyncio
+async def test_blocked_user_raises_and_calls_on_blocked() -> None:
+    blocked: list[tuple[str, str]] = []
+
+    async def on_blocked(channel: str, user_id: str) -> None:
+        blocked.append((channel, user_id))
+
+    echo = Echo()
+    async with telegram_harness(echo, on_blocked=on_blocked) as h:
+        h.api.block(77)
+        with pytest.raises(Blocked):
+            await h.channel.send("77", [Reply(text="Thông báo")])
+        assert blocked == [("telegram", "77")]
+        assert len(h.api.calls("sendMessage")) == 1  # never retried
+        # an interactive reply to a blocked user: no exception escapes, callback fires
+        h.api.block(U)
+        assert await h.say(U, "hi") == []
+        assert blocked[-1] == ("telegram", str(U))
+        # Telegram's my_chat_member "kicked" update also reports the block
+        await h.after(h.api.user_blocks_bot(88))
+        assert blocked[-1] == ("telegram", "88")
+
+
+@pytest.mark.asyncio
+async def test_proactive_send_without_retry_raises_typed_errors() -> None:
+    async with telegram_harness(Echo()) as h:
+        api, ch = h.api, h.channel
+        api.fail_next("sendMessage", 429, retry_after=7)
+        with pytest.raises(RateLimited) as ra:
+            await ch.send("5", [Reply(text="x")], retry=False)
+        assert ra.value.retry_after == 7
+        api.fail_next("sendMessage", 502)
+        with pytest.raises(TransientError):
+            await ch.send("5", [Reply(text="x")], retry=False)
+        api.fail_next("sendMessage", 400, description="Bad Request: chat not found")
+        with pytest.raises(Blocked):
+            await ch.send("5", [Reply(text="x")], retry=False)
+        api.fail_next("sendMessage", 400)
+        with pytest.raises(PermanentError):
+            await ch.send("5", [Reply(text="x")], retry=True)
+        assert len(api.calls("sendMessage")) == 4  # permanent errors are not retried
+        api.fail_next("sendMessage", 500, times=10)
+        with pytest.raises(TransientError):
+            await ch.send("5", [Reply(text="x")], retry=True)  # bounded attempts
+        assert len(api.calls("sendMessage")) == 4 + 4
+        api.clear_faults()
+        await ch.send("5", [Reply(text="Thông báo **mới**", buttons=[[Button("Xem", "b:1")]])])
+        assert api.sent_to(5)[-1].plain == "Thông báo mới"
+
+
+@pytest.mark.asyncio
+async def test_media_contact_location_become_incoming() -> None:
+    echo = Echo()
+    async with telegram_harness(echo) as h:
+        await h.send_photo(U, "ảnh hồ sơ")
+        await h.after(h.api.user_sends_document(U, "don.pdf"))
+        await h.after(h.api.user_sends_sticker(U))
+        await h.share_contact(U, "84912345678")
+        await h.after(h.api.user_shares_contact(U, "84900000000", own=False))
+        await h.send_location(U, 21.0285, 105.8542)
+        photo, doc, sticker, contact, other_contact, loc = echo.seen
+        assert photo.attachments[0].kind == "photo" and photo.text == "ảnh hồ sơ" and photo.attachments[0].file_id
+        assert doc.attachments[0].kind == "document" and doc.attachments[0].file_name == "don.pdf"
+        assert doc.attachments[0].mime_type == "application/pdf"
+        assert sticker.attachments[0].kind == "sticker" and sticker.text == ""
+        assert contact.contact_phone == "84912345678" and not contact.attachments
+        assert other_contact.contact_phone == ""  # someone else's card is not the user's phone
+        assert loc.location is not None and loc.location.latitude == pytest.approx(21.0285)
+
+
+@pytest.mark.asyncio
+async def test_contact_card_image_and_request_contact_keyboard() -> None:
+    echo = Echo()
+    echo.script["sdt"] = [Reply(text="Cho tôi xin số điện thoại", request_contact_label="📱 Gửi số điện thoại")]
+    echo.script["lh"] = [Reply(text="Liên hệ:", image_url="https://e.vn/a.png",
+                               contact=ContactCard(phone="1900 1234", name="Tổng đài CCHC", note="8h-17h"),
+                               buttons=[[Button("Menu", "m:menu")]])]
+    async with telegram_harness(echo) as h:
+        (m,) = await h.say(U, "sdt")
+        assert m.keyboard == [[{"text": "📱 Gửi số điện thoại", "request_contact": True}]]
+        assert m.reply_markup["one_time_keyboard"] is True
+        msgs = await h.say(U, "lh")
+        assert [x.method for x in msgs] == ["sendPhoto", "sendMessage", "sendContact"]
+        assert msgs[0].photo == "https://e.vn/a.png"
+        assert msgs[0].removes_keyboard  # the contact keyboard is removed by the next reply
+        assert msgs[1].plain == "Liên hệ:\n\n8h-17h"
+        assert msgs[2].contact == {"phone_number": "1900 1234", "first_name": "Tổng đài CCHC"}
+        assert msgs[2].callback_data == ["m:menu"]
+        (m,) = await h.say(U, "sau đó")
+        assert not m.removes_keyboard  # only once
+
+
+@pytest.mark.asyncio
+async def test_handler_exception_gives_polite_reply_and_one_log_line(caplog: pytest.LogCaptureFixture) -> None:
+    async def broken(incoming: Incoming) -> list[Reply]:
+        raise RuntimeError("boom with 0912345678")
+
+    caplog.set_level(logging.DEBUG, logger="bot.channels.telegram")
+    async with telegram_harness(broken) as h:
+        (m,) = await h.say(U, "số tôi là 0912345678")
+        assert m.plain == ERROR_TEXT
+    ours = [r for r in caplog.records if r.name.startswith("bot.")]
+    assert all("0912345678" not in r.getMessage() for r in ours)
+    assert all(not r.exc_info for r in ours if r.levelno >= logging.WARNING)
+    assert not [r for r in caplog.records if r.name.startswith("telegram") and r.levelno >= logging.ERROR]
+
+
+@pytest.mark.asyncio
+async def test_per_user_order_kept_while_users_run_concurrently() -> None:
+    async def slow(incoming: Incoming) -> list[Reply]:
+        if incoming.text.startswith("chậm"):
+            await asyncio.sleep(0.5)
+        elif incoming.text.startswith("a"):
+            await asyncio.sleep(0.05 * (5 - int(incoming.text[1:])))
+        return [Reply(text=f"re {incoming.text}")]
+
+    async with telegram_harness(slow) as h:
+        for i in range(5):
+            h.api.user_sends(1, f"a{i}")
+        h.api.user_sends(2, "chậm")
+        h.api.user_sends(3, "nhanh")
+        await h.api.wait_for(3, 1)
+        assert h.api.sent_to(2) == []  # user 3 was not stuck behind user 2
+        msgs = await h.api.wait_for(1, 5)
+        assert [m.plain for m in msgs] == [f"re a{i}" for i in range(5)]
+        await h.api.wait_for(2, 1)
+
+
+# -- webhook mode ------------------------------------------------------------------------------------
+
+
+async def _serve(channel: TelegramChannel) -> tuple[web.AppRunner, str]:
+    app = web.Application()
+    channel.register_routes(app)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    return runner, f"http://127.0.0.1:{port}{channel.webhook_path}"
+
+
+@pytest.mark.asyncio
+async def test_webhook_secret_and_processing() -> None:
+    echo = Echo()
+    async with FakeTelegramAPI("123:ABC") as api:
+        ch = TelegramChannel("123:ABC", echo, api_base_url=api.base_url, webhook_url="https://bot.example.vn/telegram/webhook",
+                             webhook_secret="s3cret_TOKEN-1", read_timeout=3)
+        runner, url = await _serve(ch)
+        try:
+            await ch.start()
+            assert api.webhook["url"] == "https://bot.example.vn/telegram/webhook"
+            assert api.webhook["secret_token"] == "s3cret_TOKEN-1"
+            assert ch.application.updater is None
+            update = api.make_text(U, "qua webhook")
+            assert (await api.post_to_webhook(update, url, secret="wrong"))[0] == 403
+            assert (await api.post_to_webhook(update, url, secret=None))[0] == 403
+            assert (await api.post_to_webhook(update, url, raw=b"{not json"))[0] == 400
+            assert (await api.post_to_webhook({"no": "update_id"}, url))[0] == 400
+            t0 = time.monotonic()
+            assert (await api.post_to_webhook(update, url))[0] == 200  # registered secret by default
+            assert time.monotonic() - t0 < 1
+            (m,) = await api.wait_for(U, 1)
+            assert m.plain == "echo: qua webhook"
+            assert (await api.post_to_webhook(update, url))[0] == 200  # re-delivery: handled once
+            press = api.make_press(U, "m:faq", check=False)
+            assert (await api.post_to_webhook(press, url))[0] == 200
+            await api.wait_until(lambda: len(api.callback_answers) == 1)
+            await api.wait_for(U, 2)
+            assert [i.text or i.payload for i in echo.seen] == ["qua webhook", "m:faq"]
+        finally:
+            await ch.stop()
+            await runner.cleanup()
+        assert api.webhook["url"]  # stop() keeps the webhook registered (rolling restarts lose nothing)
+
+
+@pytest.mark.asyncio
+async def test_webhook_without_secret_rejects_any_header() -> None:
+    async with FakeTelegramAPI("123:ABC") as api:
+        ch = TelegramChannel("123:ABC", Echo(), api_base_url=api.base_url, webhook_url="https://bot.example.vn/tg")
+        runner, url = await _serve(ch)
+        try:
+            update = api.make_text(U, "x")
+            assert (await api.post_to_webhook(update, url, secret=None))[0] == 503  # not started yet
+            await ch.start()
+            assert (await api.post_to_webhook(update, url, secret="anything"))[0] == 403
+            assert (await api.post_to_webhook(update, url, secret=None))[0] == 200
+            await api.wait_for(U, 1)
+        finally:
+            await ch.stop()
+            await runner.cleanup()
+
+
+def test_invalid_secret_rejected_at_construction() -> None:
+    with pytest.raises(ValueError):
+        TelegramChannel("123:ABC", Echo(), webhook_url="https://x", webhook_secret="has space")
+
+
+def test_update_json_roundtrip_helper() -> None:
+    api = FakeTelegramAPI()
+    upd = api.make_text(1, "/start abc")
+    assert json.loads(json.dumps(upd))["message"]["entities"][0]["length"] == 6
+
+
+@pytest.mark.asyncio
+async def test_slow_handler_shows_typing() -> None:
+    async def slow(incoming: Incoming) -> list[Reply]:
+        await asyncio.sleep(0.3)
+        return [Reply(text="xong")]
+
+    async with telegram_harness(slow, typing_after=0.1) as h:
+        await h.say(U, "chậm")
+        assert [a["action"] for a in h.api.chat_actions] == ["typing"]
+        await asyncio.sleep(0.2)
+        assert len(h.api.chat_actions) == 1  # stopped once the handler answered
+
+
+# -- bot.channels.base -----------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_retry_call_backoff_and_retry_after() -> None:
+    from bot.channels.base import retry_call
+
+    sleeps: list[float] = []
+
+    async def fake_sleep(d: float) -> None:
+        sleeps.append(d)
+
+    errors: list[Exception] = [TransientError("t"), RateLimited(3), TransientError("t")]
+
+    async def call() -> str:
+        if errors:
+            raise errors.pop(0)
+        return "ok"
+
+    assert await retry_call(call, max_attempts=4, base_delay=1, sleep=fake_sleep, rng=lambda: 1.0) == "ok"
+    assert sleeps == [1.0, pytest.approx(3.3), 4.0]  # full jitter upper bounds, retry_after + 10 %
+
+    async def always() -> None:
+        raise TransientError("t")
+
+    with pytest.raises(TransientError):
+        await retry_call(always, max_attempts=3, sleep=fake_sleep)
+
+    async def long_wait() -> None:
+        raise RateLimited(3600)
+
+    with pytest.raises(RateLimited):
+        await retry_call(long_wait, max_retry_after=60, sleep=fake_sleep)
+
+    calls = 0
+
+    async def blocked() -> None:
+        nonlocal calls
+        calls += 1
+        raise Blocked("x")
+
+    with pytest.raises(Blocked):
+        await retry_call(blocked, sleep=fake_sleep)
+    assert calls == 1
+
+
+def test_fallback_text() -> None:
+    from bot.channels.base import fallback_options, fallback_text
+
+    reply = Reply(
+        text="Chọn thủ tục:",
+        buttons=[[Button("Khai sinh", "p:1"), Button("Kết hôn", "p:2")],
+                 [Button("Cổng DVC", kind=ButtonKind.URL, url="https://dichvucong.gov.vn")],
+                 [Button("Tổng đài", kind=ButtonKind.PHONE, phone="1900 1234")]],
+        contact=ContactCard(phone="024 1234 5678", name="Một cửa phường"),
+    )
+    assert fallback_text(reply) == (
+        "Chọn thủ tục:\n\n1. Khai sinh\n2. Kết hôn\n\nCổng DVC: https://dichvucong.gov.vn\n"
+        "Tổng đài: 1900 1234\nMột cửa phường: 024 1234 5678"
+    )
+    assert [b.payload for b in fallback_options(reply)] == ["p:1", "p:2"]
+    assert fallback_text(Reply(text="chỉ chữ")) == "chỉ chữ"
+
+
+@pytest.mark.asyncio
+async def test_edit_still_used_while_contact_keyboard_is_open() -> None:
+    echo = Echo()
+    echo.script["sdt"] = [Reply(text="Số điện thoại?", request_contact_label="Gửi số",
+                                buttons=[[Button("Bỏ qua", "c:skip")]])]
+    echo.script["c:skip"] = [Reply(text="Đã bỏ qua", edit=True), Reply(text="Menu chính")]
+    async with telegram_harness(echo) as h:
+        msgs = await h.say(U, "sdt")
+        assert [bool(m.callback_data) for m in msgs] == [True, False] and msgs[1].keyboard  # 2 markups: 2 messages
+        msgs = await h.press(U, "c:skip")
+        assert [m.method for m in msgs] == ["editMessageText", "sendMessage"]
+        assert msgs[1].removes_keyboard
