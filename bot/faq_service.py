@@ -35,13 +35,13 @@ def faq_docs(pack: ContentPack) -> list[FaqDoc]:
 
 
 def hotline_docs(pack: ContentPack) -> list[FaqDoc]:
-    docs = []
-    for group in pack.hotlines.groups:
-        for e in group.entries:
-            if e.phone:
-                docs.append(FaqDoc(id=e.id, title=e.agency, questions=(e.topic, e.agency),
-                                   keywords=tuple(e.keywords), group=group.id))
-    return docs
+    """Every entry, confirmed or not: asking for an agency whose number is still unconfirmed should say
+    so, not answer with a different agency."""
+    return [
+        FaqDoc(id=e.id, title=e.agency, questions=(e.topic, e.agency), keywords=tuple(e.keywords), group=group.id)
+        for group in pack.hotlines.groups
+        for e in group.entries
+    ]
 
 
 class FaqService:
@@ -51,12 +51,12 @@ class FaqService:
     def rebuild(self, pack: ContentPack) -> None:
         engine = FaqEngine.build(faq_docs(pack))
         hotline_engine = FaqEngine.build(hotline_docs(pack))
-        entries = {e.id: e for g in pack.hotlines.groups for e in g.entries if e.phone}
+        entries = {e.id: e for g in pack.hotlines.groups for e in g.entries}
         self.engine, self.hotline_engine, self._hotlines = engine, hotline_engine, entries
         self._smalltalk = {plain_fold(phrase): kind
                            for kind in ("greeting", "thanks", "goodbye")
                            for phrase in getattr(pack.smalltalk, kind)}
-        log.info("FAQ index built: %d entries, %d hotlines", len(pack.faq), len(entries))
+        log.info("FAQ index built: %d entries, %d hotlines", len(pack.faq), sum(1 for e in entries.values() if e.phone))
 
     def smalltalk(self, text: str) -> str | None:
         """'greeting', 'thanks' or 'goodbye' when the whole message is one of the pack's phrases."""

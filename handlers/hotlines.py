@@ -30,9 +30,13 @@ def contact_buttons(ctx: Context, entries: list) -> list[list[Button]]:
 
 
 def hotline_replies(ctx: Context, entries: list) -> list[Reply]:
-    """The found entries as text plus one contact button each."""
-    buttons = contact_buttons(ctx, entries) + [[Button(ctx.label("hotline.all"), payload="m:hotlines")], [back_to_menu(ctx)]]
-    return [Reply(text=ctx.text("hotlines/found", entries=entries), buttons=buttons)]
+    """The found entries with a contact button each; entries whose number the province has not
+    confirmed are named as such (never a placeholder number)."""
+    confirmed = [e for e in entries if e.phone]
+    pending = [e for e in entries if not e.phone]
+    buttons = contact_buttons(ctx, confirmed) + [
+        [Button(ctx.label("hotline.all"), payload="m:hotlines")], [back_to_menu(ctx)]]
+    return [Reply(text=ctx.text("hotlines/found", entries=confirmed, pending=pending), buttons=buttons)]
 
 
 def register(router: Router) -> None:

@@ -1,6 +1,8 @@
 """The platform-free core, as a citizen meets it (every test on SQLite and PostgreSQL)."""
 from __future__ import annotations
 
+import dataclasses
+
 from sqlalchemy import func, select
 
 from bot.app import build_bot
@@ -139,3 +141,27 @@ async def test_greetings_and_thanks_get_a_kind_answer_not_a_search(bot) -> None:
     assert "vui" in thanks.text
     [question] = await bot.core.handle(said(text="chào, cho hỏi nộp hồ sơ online thế nào"))
     assert "Nộp hồ sơ trực tuyến" in question.text or "faq:a:nop-ho-so-truc-tuyen" in payloads(question)
+
+
+async def test_asking_for_an_agency_whose_number_is_unconfirmed_says_so(bot, pack) -> None:
+    justice = next(e for g in pack.hotlines.groups for e in g.entries if "Tư pháp" in e.agency)
+    assert justice.phone is None  # the sample cannot know it
+    [reply] = await bot.core.handle(said(text="đường dây nóng sở tư pháp"))
+    assert justice.agency in reply.text and "chưa được cập nhật" in reply.text
+    assert not any(p.startswith("hl:c:") for p in payloads(reply))
+
+
+async def test_a_confirmed_provincial_number_is_found_by_typed_text(db_engine, pack) -> None:
+    from bot.content.schema import Hotline
+
+    groups = []
+    for group in pack.hotlines.groups:
+        entries = [e.model_copy(update={"phone": "0255 3822 000"}) if "Tư pháp" in e.agency else e
+                   for e in group.entries]
+        groups.append(group.model_copy(update={"entries": entries}))
+    edited = dataclasses.replace(pack, hotlines=pack.hotlines.model_copy(update={"groups": groups}))
+    assert isinstance(edited.hotlines.groups[1].entries[0], Hotline)
+    bot = await build_bot(make_settings(), pack=edited, engine=db_engine, migrate=False)
+    for question in ("đường dây nóng sở tư pháp", "sdt so tu phap", "so dien thoai so tu phap"):
+        [reply] = await bot.core.handle(said(text=question))
+        assert "0255 3822 000" in reply.text, question
