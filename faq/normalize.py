@@ -199,6 +199,13 @@ def _build_lexicon(pairs: Mapping[str, str], stopwords: Iterable[str]) -> Lexico
     for k, v in rules.items():
         resolved[k] = tuple(_rewrite_fixpoint(list(v), lex))
     lex.rules = {k: v for k, v in resolved.items() if k != v}
+    # Drop unstable rules (a value that still rewrites, e.g. "web" → "trang web"): they would grow text.
+    while True:
+        unstable = [k for k, v in lex.rules.items() if _rewrite_once(list(v), lex) != list(v)]
+        if not unstable:
+            break
+        for k in unstable:
+            del lex.rules[k]
     lex.max_key_len = max((len(k) for k in lex.rules), default=1)
     lex.stopwords = frozenset(t for s in stopwords for t in _canon_phrase(s))
     return lex
