@@ -214,4 +214,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # Run the imported module's main: features register their commands on `bot.cli`, not on `__main__`.
+    from bot.cli import main as cli_main
+
+    raise SystemExit(cli_main())

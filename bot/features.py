@@ -3,3 +3,4 @@ content sections and required templates. Keep this list in the order features de
 """
 import bot.feedback.plugin  # noqa: F401
 import bot.web.dashboard.plugin  # noqa: F401
+import bot.bulletin.plugin  # noqa: F401

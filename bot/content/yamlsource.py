@@ -112,14 +112,11 @@ def split_front_matter(file: Path) -> tuple[YamlDoc, str, int]:
         data = loader.construct_document(node) if node is not None else {}
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        raise YamlSyntaxError(file, (mark.line + 2) if mark else 1, f"YAML sai cú pháp: {exc.problem}") from None
+        raise YamlSyntaxError(file, (mark.line + 1) if mark else 1, f"YAML sai cú pháp: {exc.problem}") from None
     finally:
         loader.dispose()
     doc = YamlDoc(file=file, data=data or {})
     if node is not None:
-        _walk(node, (), doc)
-        doc.lines = {k: v + 1 for k, v in doc.lines.items()}  # the opening '---' is line 1
-        for todo in doc.todos:
-            todo.line += 1
+        _walk(node, (), doc)  # `head` starts right after '---' on line 1, so its line numbers are the file's
     body_line = head.count("\n") + 3
     return doc, body, body_line
