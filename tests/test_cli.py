@@ -77,3 +77,35 @@ def test_run_without_token_and_terminal_serves_the_web_server(tmp_path: Path) ->
         _, stderr = proc.communicate(timeout=20)
     assert body is not None and '"ok"' in body, stderr[-2000:]
     assert "TELEGRAM_BOT_TOKEN" in stderr and "chỉ chạy máy chủ web" in stderr
+
+
+def test_faq_match_writes_one_json_decision_per_line() -> None:
+    import json
+
+    result = run("faq", "match", stdin="nop ho so truc tuyen nhu the nao\ngiá vàng hôm nay\n\n😀\n")
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(rows) == 4
+    assert set(rows[0]) == {"q", "answer_id", "score", "suggestions"}
+    assert rows[0]["answer_id"] == "nop-ho-so-truc-tuyen"
+    assert rows[1]["answer_id"] is None and rows[1]["q"] == "giá vàng hôm nay"
+    assert all(isinstance(r["score"], float) and isinstance(r["suggestions"], list) for r in rows)
+
+
+def test_faq_eval_prints_the_metrics(tmp_path: Path) -> None:
+    data = tmp_path / "q.jsonl"
+    data.write_text('{"q": "dang nhap dich vu cong bang tai khoan gi", "expect": ["dang-nhap-vneid"]}\n'
+                    '{"q": "công thức nấu phở", "expect": [null]}\n', encoding="utf-8")
+    result = run("faq", "eval", str(data))
+    assert result.returncode == 0, result.stderr
+    assert "accuracy 1.000" in result.stdout and "rejection 1.000" in result.stdout
+
+
+def test_faq_unanswered_lists_what_the_bot_could_not_answer(tmp_path: Path) -> None:
+    db = f"sqlite+aiosqlite:///{tmp_path / 'u.db'}"
+    chat = run("chat", env={"CCHC_DATABASE_URL": db}, stdin="giá vàng hôm nay\ngia vang hom nay\n/quit\n")
+    assert chat.returncode == 0, chat.stderr
+    result = run("faq", "unanswered", env={"CCHC_DATABASE_URL": db})
+    assert result.returncode == 0, result.stderr
+    count, question = result.stdout.splitlines()[0].split("\t")
+    assert count == "2" and "vàng" in question
