@@ -16,7 +16,7 @@ from bot.channels.base import Channel, Sender
 from bot.config import Settings
 from bot.content import ContentPack, load_pack
 from bot.faq_service import FaqService
-from bot.storage.db import make_engine, session_factory, upgrade
+from bot.storage.db import make_engine, max_concurrent_turns, session_factory, upgrade
 from bot.storage.repos import Store
 from bot.web.server import WebFeature, create_web_app
 from handlers import build_router
@@ -53,7 +53,7 @@ class Bot:
 async def build_bot(settings: Settings, *, pack: ContentPack | None = None, migrate: bool = True,
                     engine: AsyncEngine | None = None) -> Bot:
     pack = pack or load_pack(settings.content_dir)
-    engine = engine or make_engine(settings.database_url)
+    engine = engine or make_engine(settings.database_url, pool=settings.db_pool)
     if migrate:
         await upgrade(engine)
     store = Store(session_factory(engine))
@@ -85,6 +85,7 @@ def add_telegram(bot: Bot) -> None:
         token=s.telegram_token, handle=bot.core.handle, api_base_url=s.telegram_api_base_url,
         webhook_url=s.telegram_webhook_url, webhook_secret=s.telegram_webhook_secret,
         on_blocked=bot.services.store.mark_blocked, commands=commands,
+        concurrent_updates=max_concurrent_turns(bot.engine),
     )
     bot.channels.append(channel)
     bot.senders[channel.channel] = channel

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
@@ -12,6 +12,21 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/cchc.db"
 DEFAULT_TELEGRAM_API = "https://api.telegram.org/bot"
 _SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 _TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
+
+
+@dataclass(frozen=True)
+class PoolSettings:
+    """PostgreSQL connection pool. `capacity` (size + overflow) is how many transactions run at once;
+    channel adapters cap their concurrency at twice it (`bot.storage.db.max_concurrent_turns`), so a burst
+    waits in their queue, not on the pool."""
+
+    size: int = 10
+    max_overflow: int = 20
+    timeout: float = 30.0  # seconds a transaction may wait for a free connection before failing
+
+    @property
+    def capacity(self) -> int:
+        return self.size + self.max_overflow
 
 
 class ConfigError(ValueError):
@@ -30,7 +45,14 @@ class Settings:
     web_port: int = 8080
     secret_key: str | None = None  # signs dashboard sessions; generated per start when unset
     content_reload_seconds: float = 10.0  # 0 disables watching the pack for edits
+    db_pool_size: int = 10  # PostgreSQL connections kept open
+    db_max_overflow: int = 20  # extra connections opened under load (closed when idle)
+    db_pool_timeout: float = 30.0  # seconds a transaction may wait for a connection
     extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def db_pool(self) -> PoolSettings:
+        return PoolSettings(self.db_pool_size, self.db_max_overflow, self.db_pool_timeout)
 
     @property
     def telegram_enabled(self) -> bool:
@@ -41,6 +63,17 @@ def _url(name: str, value: str, schemes: tuple[str, ...]) -> str:
     parsed = urlparse(value)
     if parsed.scheme not in schemes or not parsed.netloc:
         raise ConfigError(f"{name}: expected a {'/'.join(schemes)} URL, got {value!r}")
+    return value
+
+
+def _int(get: Callable[[str], str | None], name: str, default: int, *, minimum: int) -> int:
+    text = get(name) or str(default)
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigError(f"{name}: expected a whole number, got {text!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name}: must be at least {minimum}")
     return value
 
 
@@ -100,8 +133,21 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if reload_seconds < 0:
         raise ConfigError("CCHC_CONTENT_RELOAD_SECONDS: must be 0 (off) or more")
 
+    pool_size = _int(get, "CCHC_DB_POOL_SIZE", 10, minimum=1)
+    max_overflow = _int(get, "CCHC_DB_MAX_OVERFLOW", 20, minimum=0)
+    pool_text = get("CCHC_DB_POOL_TIMEOUT") or "30"
+    try:
+        pool_timeout = float(pool_text)
+    except ValueError:
+        raise ConfigError(f"CCHC_DB_POOL_TIMEOUT: expected seconds, got {pool_text!r}") from None
+    if pool_timeout <= 0:
+        raise ConfigError("CCHC_DB_POOL_TIMEOUT: must be more than 0 seconds")
+
     return Settings(
         database_url=database_url,
+        db_pool_size=pool_size,
+        db_max_overflow=max_overflow,
+        db_pool_timeout=pool_timeout,
         content_reload_seconds=reload_seconds,
         content_dir=content_dir,
         telegram_token=token,

@@ -53,6 +53,12 @@ class Context:
     log_score: float | None = None
     log_normalized: str = ""
     log_kind: str = ""
+    # A log entry fixed by the handler (`log_now`): later log_* assignments no longer change it.
+    log_fixed: dict[str, Any] | None = None
+    # Set by the core: set_state/clear_state only record the change, and the core saves it together with
+    # the interaction log in the turn's closing transaction (before any reply reaches the user).
+    defer_writes: bool = False
+    state_changed: bool = False
 
     @property
     def pack(self) -> ContentPack:
@@ -72,8 +78,18 @@ class Context:
 
         expires = self.services.clock() + ttl if ttl else None
         self.state = FlowState(flow, step, data, expires)
-        await self.services.store.save_state(self.user.id, self.state)
+        self.state_changed = True
+        if not self.defer_writes:
+            await self.services.store.save_state(self.user.id, self.state)
 
     async def clear_state(self) -> None:
         self.state = None
-        await self.services.store.clear_state(self.user.id)
+        self.state_changed = True
+        if not self.defer_writes:
+            await self.services.store.clear_state(self.user.id)
+
+    def log_now(self, *, kind: str, answer: str, text: str = "") -> None:
+        """Fix this turn's interaction-log entry now (later log_* assignments are ignored). The core writes
+        it at the end of the turn, in the same transaction as the state, so logging costs no round trip of
+        its own. Pass `text=""` to keep personal data (descriptions, phone numbers) out of the log."""
+        self.log_fixed = {"kind": kind, "answer": answer[:128], "text": text}

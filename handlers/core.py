@@ -5,7 +5,9 @@ import dataclasses
 import logging
 import re
 import time
+from typing import Any
 
+from bot.storage.repos import UNCHANGED
 from handlers.context import Context, Services
 from handlers.menu import main_menu, stale_button
 from handlers.router import Router
@@ -46,18 +48,15 @@ class Core:
             log.debug("handled %s in %.1f ms", _kind(incoming), (time.perf_counter() - started) * 1000)
 
     async def _handle(self, incoming: Incoming) -> list[Reply]:
+        """One turn = a read (begin_turn) and ONE write transaction (finish_turn: last_seen, state, log) of the
+        core, plus whatever the feature's own service needs. The state and the log are committed before the
+        replies are returned, so nothing the user is told can be lost."""
         incoming = dataclasses.replace(incoming, text=clean_text(incoming.text), payload=incoming.payload[:64])
         store = self.services.store
-        user = await store.touch_user(incoming.channel, incoming.user_id, incoming.display_name)
-        state = await store.get_state(user.id)
-        ctx = Context(incoming=incoming, user=user, state=state, services=self.services)
+        user, state = await store.begin_turn(incoming.channel, incoming.user_id, incoming.display_name)
+        ctx = Context(incoming=incoming, user=user, state=state, services=self.services, defer_writes=True)
         replies = await self._route(ctx)
-        if ctx.log_kind != "logged":
-            await store.log_interaction(
-                user_id=user.id, channel=incoming.channel, kind=ctx.log_kind or _kind(incoming),
-                text=incoming.text if not incoming.payload else incoming.payload, answer=ctx.log_answer,
-                normalized=ctx.log_normalized, decision=ctx.log_decision, score=ctx.log_score,
-            )
+        await store.finish_turn(user, state=ctx.state if ctx.state_changed else UNCHANGED, log=_log_entry(ctx))
         return replies
 
     async def _route(self, ctx: Context) -> list[Reply]:
@@ -79,6 +78,20 @@ class Core:
         ctx.log_answer = "unsupported"
         template = "errors/attachment" if (incoming.attachments or incoming.location or incoming.contact_phone) else "errors/no_text"
         return [Reply(text=ctx.text(template), buttons=main_menu(ctx))]
+
+
+def _log_entry(ctx: Context) -> dict[str, Any] | None:
+    """The turn's interaction-log row (keywords of `Store.log_interaction`), or None when the handler
+    already wrote it itself (`log_kind = "logged"`, e.g. the FAQ, whose rating buttons need the row id)."""
+    incoming = ctx.incoming
+    base = {"user_id": ctx.user.id, "channel": incoming.channel}
+    if ctx.log_fixed is not None:
+        return {**base, **ctx.log_fixed}
+    if ctx.log_kind == "logged":
+        return None
+    return {**base, "kind": ctx.log_kind or _kind(incoming),
+            "text": incoming.text if not incoming.payload else incoming.payload, "answer": ctx.log_answer,
+            "normalized": ctx.log_normalized, "decision": ctx.log_decision, "score": ctx.log_score}
 
 
 def _kind(incoming: Incoming) -> str:

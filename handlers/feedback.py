@@ -78,10 +78,9 @@ def _cancel_row(ctx: Context, d: str) -> list[Button]:
 
 
 async def _log(ctx: Context, answer: str) -> None:
-    """Log the turn without its text (descriptions and phone numbers are personal data)."""
-    ctx.log_kind = "logged"
-    await ctx.services.store.log_interaction(user_id=ctx.user.id, channel=ctx.incoming.channel, kind="feedback",
-                                             text="", answer=answer[:128])
+    """Log the turn without its text (descriptions and phone numbers are personal data). The core writes
+    the row with the turn's state, in one transaction."""
+    ctx.log_now(kind="feedback", answer=answer, text="")
 
 
 async def _save(ctx: Context, step: str, data: dict[str, Any]) -> None:

@@ -387,18 +387,21 @@ class FeedbackService:
         """Store one attachment of a draft; returns the draft's attachment count, or None when the pack's
         maximum is already reached (the attachment is not stored)."""
         limit = self.settings.max_attachments
+        file_id = attachment.file_id[:512]
         async with self.sessions.begin() as s:
-            count = await self._draft_count(s, user_id, draft_id)
-            same = (await s.execute(select(Attachment.id).where(
-                Attachment.user_id == user_id, Attachment.draft_id == draft_id, Attachment.report_id.is_(None),
-                Attachment.file_id == attachment.file_id[:512]).limit(1))).first()
-            if same is not None:  # the same message delivered or re-sent twice: keep one copy
+            count, same = (await s.execute(  # one round trip: the draft's count and "already have this file"
+                select(func.count(), func.count(case((Attachment.file_id == file_id, 1))))
+                .select_from(Attachment)
+                .where(Attachment.user_id == user_id, Attachment.draft_id == draft_id, Attachment.report_id.is_(None))
+            )).one()
+            count = int(count)
+            if same:  # the same message delivered or re-sent twice: keep one copy
                 return count
             if count >= limit:
                 return None
             s.add(Attachment(
                 user_id=user_id, draft_id=draft_id, channel=channel, kind=(attachment.kind or "other")[:16],
-                file_id=attachment.file_id[:512], file_name=(attachment.file_name or "")[:256],
+                file_id=file_id, file_name=(attachment.file_name or "")[:256],
                 mime_type=(attachment.mime_type or "")[:128], size=int(attachment.size or 0), created_at=self.now(),
             ))
             return count + 1
@@ -434,13 +437,15 @@ class FeedbackService:
 
     async def submit(self, draft: Draft) -> Submitted:
         """Route, compute the deadline, save report + attachments + events in one transaction.
-        Idempotent per (user_id, draft_id): a second call returns the first report with created=False."""
-        existing = await self.submitted_draft(draft.user_id, draft.draft_id)
-        if existing is not None:
-            return existing
+        Idempotent per (user_id, draft_id): a second call returns the first report with created=False.
+        No look-up first: the unique (user_id, draft_id) constraint detects the rare second press, so the
+        common case costs one transaction."""
         pack = self.pack
         category = next((c for c in pack.agencies.categories if c.id == draft.category_id), None)
         if category is None:
+            existing = await self.submitted_draft(draft.user_id, draft.draft_id)
+            if existing is not None:  # submitted before the category left the pack
+                return existing
             raise InvalidInput(f"unknown category {draft.category_id!r}")
         decision = route(pack.agencies, draft.category_id, draft.commune_id, draft.description)
         reason = decision.reason or self._render(
