@@ -8,6 +8,17 @@ import jinja2
 import yaml
 
 
+def upper_first(value: object) -> str:
+    """Capitalise only the first letter: jinja's `capitalize` lower-cases the rest ("Tỉnh quảng ngãi")."""
+    text = str(value)
+    return text[:1].upper() + text[1:]
+
+
+def install_filters(env: jinja2.Environment) -> None:
+    """Filters every environment rendering pack templates gets (chat texts and web pages alike)."""
+    env.filters["upper_first"] = upper_first
+
+
 class Texts:
     """Renders `templates/<name>.j2` with the pack in scope; button labels come from `labels.yaml`."""
 
@@ -21,6 +32,7 @@ class Texts:
             keep_trailing_newline=False,
         )
         self.env.globals.update(globals_)
+        install_filters(self.env)
         self.labels = labels
         self._cache: dict[str, jinja2.Template] = {}
 
