@@ -163,7 +163,7 @@ class _AiohttpBotSender:
         self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256),
                                              timeout=aiohttp.ClientTimeout(total=10))
 
-    async def send(self, user_id, replies, *, retry=True):  # noqa: ANN001, ANN201
+    async def send(self, user_id, replies, *, retry=True, paid_broadcast=False):  # noqa: ANN001, ANN201
         import aiohttp
 
         from bot.channels.base import Blocked, PermanentError, RateLimited, TransientError
@@ -171,6 +171,8 @@ class _AiohttpBotSender:
 
         for reply in replies:
             body = {"chat_id": user_id, "text": to_telegram_html(reply.text), "parse_mode": "HTML"}
+            if paid_broadcast:
+                body["allow_paid_broadcast"] = True
             if reply.buttons:
                 body["reply_markup"] = {"inline_keyboard": [[{"text": b.label, "callback_data": b.payload}
                                                              for b in row] for row in reply.buttons]}
@@ -196,12 +198,11 @@ class _AiohttpBotSender:
 
 async def ptb_ceiling(base_url: str, token: str, n: int = 600) -> float:
     """Requests/s one process gets through bot.channels.telegram.TelegramChannel (uncapped fake)."""
-    from bot.bulletin.cli import start_send_only
     from bot.channels.telegram import TelegramChannel
     from handlers.types import Reply
 
-    channel = TelegramChannel(token=token, handle=lambda i: [], api_base_url=base_url, typing_after=None)
-    await start_send_only(channel)
+    channel = TelegramChannel(token=token, receive_updates=False, api_base_url=base_url)
+    await channel.start()
     sem = asyncio.Semaphore(64)
 
     async def one(i: int) -> None:
@@ -213,7 +214,7 @@ async def ptb_ceiling(base_url: str, token: str, n: int = 600) -> float:
         await asyncio.gather(*(one(i) for i in range(n)))
         return round(n / (time.perf_counter() - t0), 1)
     finally:
-        await channel.application.shutdown()
+        await channel.stop()
 
 
 # -- scenario 1: capped -------------------------------------------------------------------------------
@@ -239,7 +240,8 @@ async def capped(use_pg: bool, n: int, cap: float, workdir: Path) -> dict:
             return replies
 
         config = EngineConfig(rates={"telegram": cap}, max_in_flight=128, idle_poll=0.05,
-                              housekeeping_interval=0.25)
+                              housekeeping_interval=0.25,
+                              paid_broadcast=frozenset({"telegram"}) if cap > 30 else frozenset())
         engine = DeliveryEngine(store, {"telegram": channel}, render, config)
         t0 = time.perf_counter()
         audience = await store.start(bid, ["telegram"], utcnow(), from_=("draft",))
@@ -296,7 +298,7 @@ class _NullSender:
         self.count = 0
         self.seen: set[int] = set()
 
-    async def send(self, user_id, replies, *, retry=True):  # noqa: ANN001, ANN201
+    async def send(self, user_id, replies, *, retry=True, paid_broadcast=False):  # noqa: ANN001, ANN201
         self.count += 1
 
 

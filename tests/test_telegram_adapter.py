@@ -439,3 +439,141 @@ async def test_edit_still_used_while_contact_keyboard_is_open() -> None:
         msgs = await h.press(U, "c:skip")
         assert [m.method for m in msgs] == ["editMessageText", "sendMessage"]
         assert msgs[1].removes_keyboard
+
+
+# -- send-only mode (bulletin workers) -------------------------------------------------------------
+
+
+_RECEIVING = ("getUpdates", "setWebhook", "deleteWebhook", "setMyCommands", "deleteMyCommands")
+
+
+@pytest.mark.asyncio
+async def test_send_only_sends_and_never_polls_or_sets_a_webhook() -> None:
+    async with FakeTelegramAPI("123:ABC") as api:
+        api.user_sends(U, "tin nhắn cho bot chính")  # an update waiting for the main bot
+        ch = TelegramChannel("123:ABC", receive_updates=False, api_base_url=api.base_url,
+                             webhook_url="https://bot.example.vn/tg", commands=[("start", "Bắt đầu")])
+        assert isinstance(ch, Channel) and ch.mode == "send-only" and ch.webhook_url is None
+        app = web.Application()
+        ch.register_routes(app)
+        assert list(app.router.routes()) == []  # no webhook route in send-only mode
+        with pytest.raises(RuntimeError):
+            await ch.send("5", [Reply(text="x")])  # not started
+        await ch.start()
+        try:
+            assert ch.running and ch.application.updater is None
+            await ch.send("5", [Reply(text="Bản tin **số 1**", buttons=[[Button("Hủy", "bt:unsub")]]),
+                                Reply(text="phần 2", image_url="https://e.vn/a.jpg")], retry=False)
+            await ch.send("6", [Reply(text="x")])
+            await asyncio.sleep(0.3)  # anything a background poller would do has had time to happen
+        finally:
+            await ch.stop()
+        assert [m.plain for m in api.sent_to(5)] == ["Bản tin số 1", "", "phần 2"]
+        assert [m.method for m in api.sent_to(5)] == ["sendMessage", "sendPhoto", "sendMessage"]
+        assert len(api.sent_to(6)) == 1
+        for method in _RECEIVING:
+            assert api.calls(method) == [], method
+        assert api.webhook == {} and api.commands == []
+        assert api.pending_updates == 1  # the main bot's update is untouched
+        assert not ch.running
+        with pytest.raises(RuntimeError):
+            await ch.send("5", [Reply(text="x")])
+
+
+@pytest.mark.asyncio
+async def test_send_only_workers_beside_a_polling_bot() -> None:
+    """Two send-only workers share the token with the polling main bot: the bot keeps answering, no
+    getUpdates conflict (409) ever happens, and the workers' messages all arrive."""
+    echo = Echo()
+    async with telegram_harness(echo) as h:
+        workers = [TelegramChannel(h.api.token, receive_updates=False, api_base_url=h.api.base_url)
+                   for _ in range(2)]
+        for w in workers:
+            await w.start()
+        try:
+            sends = [workers[i % 2].send(str(7000 + i), [Reply(text=f"tin {i}")], retry=False) for i in range(20)]
+            chat = asyncio.gather(*(h.say(U + i, f"câu hỏi {i}") for i in range(3)))
+            await asyncio.gather(*sends)
+            answers = await chat
+        finally:
+            for w in workers:
+                await w.stop()
+        assert [a[0].plain for a in answers] == [f"echo: câu hỏi {i}" for i in range(3)]
+        assert all(len(h.api.sent_to(7000 + i)) == 1 for i in range(20))
+        # a second poller would make the fake answer 409 "terminated by other getUpdates request"
+        assert not [r for r in h.api.requests if r.status == 409]
+        assert h.api.calls("setWebhook") == []  # (deleteWebhook: the polling bot calls it at start)
+        assert len(echo.seen) == 3
+
+
+def test_handle_required_unless_send_only() -> None:
+    with pytest.raises(ValueError):
+        TelegramChannel("123:ABC")
+    assert TelegramChannel("123:ABC", receive_updates=False).mode == "send-only"
+    assert TelegramChannel("123:ABC", Echo()).mode == "polling"
+
+
+# -- paid broadcast and partial delivery -------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_paid_broadcast_flag_on_every_message_only_when_asked() -> None:
+    async with FakeTelegramAPI("123:ABC") as api:
+        ch = TelegramChannel("123:ABC", receive_updates=False, api_base_url=api.base_url)
+        await ch.start()
+        try:
+            replies = [Reply(text="phần 1", image_url="https://e.vn/a.jpg"),
+                       Reply(text="phần 2", buttons=[[Button("Hủy", "bt:unsub")]])]
+            await ch.send("5", replies, retry=False, paid_broadcast=True)
+            await ch.send("6", replies, retry=False)
+        finally:
+            await ch.stop()
+        paid, normal = api.sent_to(5), api.sent_to(6)
+        assert [m.method for m in paid] == ["sendPhoto", "sendMessage", "sendMessage"]
+        assert all(m.paid_broadcast for m in paid)
+        assert all(str(m.params["allow_paid_broadcast"]).lower() == "true" for m in paid)
+        assert len(normal) == 3 and not any(m.paid_broadcast for m in normal)
+        assert all("allow_paid_broadcast" not in m.params for m in normal)
+        assert not api.bad_requests
+
+
+@pytest.mark.asyncio
+async def test_fake_gives_paid_broadcasts_their_own_flood_cap() -> None:
+    async with FakeTelegramAPI("123:ABC") as api:
+        api.flood_limit(5, paid_per_second=50)
+        ch = TelegramChannel("123:ABC", receive_updates=False, api_base_url=api.base_url)
+        await ch.start()
+        try:
+            await asyncio.gather(*(ch.send(str(100 + i), [Reply(text="x")], retry=False, paid_broadcast=True)
+                                   for i in range(20)))
+            assert api.flood_violations == 0
+            results = await asyncio.gather(*(ch.send(str(200 + i), [Reply(text="x")], retry=False)
+                                             for i in range(10)), return_exceptions=True)
+            assert sum(isinstance(r, RateLimited) for r in results) == 5
+        finally:
+            await ch.stop()
+
+
+@pytest.mark.asyncio
+async def test_failure_part_way_reports_the_replies_delivered() -> None:
+    async with FakeTelegramAPI("123:ABC") as api:
+        ch = TelegramChannel("123:ABC", receive_updates=False, api_base_url=api.base_url)
+        await ch.start()
+        try:
+            replies = [Reply(text="phần 1", image_url="https://e.vn/a.jpg"), Reply(text="phần 2"),
+                       Reply(text="phần 3")]
+            api.fail_next("sendMessage", 502, after=1)  # the second sendMessage (part 2) fails
+            with pytest.raises(TransientError) as exc:
+                await ch.send("5", replies, retry=False)
+            assert exc.value.delivered == 1
+            api.fail_next("sendPhoto", 429, retry_after=3)
+            with pytest.raises(RateLimited) as limited:
+                await ch.send("6", replies, retry=False)
+            assert limited.value.delivered == 0
+            api.block(7)
+            with pytest.raises(Blocked) as blocked:
+                await ch.send("7", replies, retry=False)
+            assert blocked.value.delivered == 0
+        finally:
+            await ch.stop()
+        assert [m.plain for m in api.sent_to(5)] == ["", "phần 1"]

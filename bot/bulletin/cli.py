@@ -28,29 +28,24 @@ async def _service(*, senders: bool = False):  # noqa: ANN202
     if senders and settings.telegram_enabled:
         from bot.channels.telegram import TelegramChannel
 
-        channel = TelegramChannel(token=settings.telegram_token, handle=built.core.handle,
+        # send-only: no polling, no webhook, no setMyCommands (a worker must not take the chats' updates;
+        # several workers run beside the main bot)
+        channel = TelegramChannel(token=settings.telegram_token, receive_updates=False,
                                   api_base_url=settings.telegram_api_base_url,
                                   on_blocked=built.services.store.mark_blocked)
-        await start_send_only(channel)
+        await channel.start()
         built.senders[channel.channel] = channel
     return built, built.services.extra["bulletin"]
 
 
-async def start_send_only(channel: Any) -> None:
-    """Start a TelegramChannel for sending only: no polling, no webhook (a worker must not take the
-    chat's updates). Uses the wrapped PTB Application directly."""
-    await channel.application.initialize()
-    channel._running = True  # noqa: SLF001 - TelegramChannel has no send-only mode yet
-
-
 async def _stop(built: Any) -> None:
     for sender in list(built.senders.values()):
-        app = getattr(sender, "application", None)
-        if app is not None:
+        stop = getattr(sender, "stop", None)
+        if stop is not None:
             try:
-                await app.shutdown()
+                await stop()
             except Exception:  # noqa: BLE001
-                pass
+                log.debug("stopping %s failed", getattr(sender, "channel", "?"), exc_info=True)
     await built.close()
 
 

@@ -71,9 +71,17 @@ class Cadence(_Strict):
         return dt.time(int(hours), int(minutes))
 
 
+# Channels with a paid broadcast mode, and their free bulk-sending limit (messages/s for the whole bot).
+PAID_BROADCAST = {"telegram": 30.0}  # Telegram: allow_paid_broadcast, up to 1000 msg/s, Stars per message
+
+
 class Delivery(_Strict):
     channels: list[str] = ["telegram"]
+    # The pace of each channel (msg/s): the ONE setting the engine's limiter follows.
     rates: dict[str, float] = {"telegram": 30.0}
+    # Channels whose bulletin messages go out as paid broadcasts (Telegram: allow_paid_broadcast). Only
+    # then may the channel's rate exceed the platform's free limit (Telegram 30 msg/s, paid up to 1000).
+    paid_broadcast: list[str] = []
     max_attempts: int = Field(default=5, ge=1, le=20)
     error_threshold: float = Field(default=0.5, gt=0, le=1)
     claim_timeout_s: float = Field(default=300, ge=10)
@@ -85,6 +93,24 @@ class Delivery(_Strict):
             if not 0 < rate <= 1000:
                 raise ValueError(f"tốc độ kênh {channel} phải trong khoảng (0, 1000] tin/giây")
         return value
+
+    @field_validator("paid_broadcast")
+    @classmethod
+    def _paid(cls, value: list[str]) -> list[str]:
+        for channel in value:
+            if channel not in PAID_BROADCAST:
+                raise ValueError(f"kênh {channel} không có chế độ gửi trả phí "
+                                 f"(chỉ: {', '.join(sorted(PAID_BROADCAST))})")
+        return list(dict.fromkeys(value))
+
+    @model_validator(mode="after")
+    def _free_limits(self) -> Delivery:
+        for channel, free in PAID_BROADCAST.items():
+            rate = self.rates.get(channel)
+            if rate is not None and rate > free and channel not in self.paid_broadcast:
+                raise ValueError(f"tốc độ kênh {channel} {rate:g} tin/giây vượt giới hạn miễn phí {free:g}: "
+                                 f"giảm xuống hoặc bật gửi trả phí (paid_broadcast: [{channel}])")
+        return self
 
 
 class BulletinSettings(_Strict):

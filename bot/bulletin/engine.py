@@ -14,6 +14,11 @@ Crash safety: claimed rows carry a token and a time; a kill -9 leaves them ``sen
 hands them back to ``pending`` after ``claim_timeout``. Rows never sent are therefore never skipped; the
 only possible duplicates are messages that were in flight (or sent but not yet flushed) at the crash.
 A clean stop (task cancelled) flushes results and releases unsent claims at once.
+
+Multi-part issues (longer than one message) are sent to a subscriber in one ``send`` call; when it fails
+part-way the sender reports how many parts arrived (``DeliveryError.delivered``), the row records
+``parts_sent`` with the outcome, and the retry sends only the remaining parts, so no part arrives twice.
+(A part whose own request timed out may have arrived anyway: it is the one part that can repeat.)
 """
 from __future__ import annotations
 
@@ -52,6 +57,9 @@ class EngineConfig:
     """Delivery settings; ``content/bulletin.yaml`` (``delivery:``) overrides the defaults."""
 
     rates: dict[str, float] = field(default_factory=lambda: {"telegram": 30.0})  # platform cap, msg/s
+    # channels sending as paid broadcasts (``Sender.send(..., paid_broadcast=True)``; Telegram's
+    # allow_paid_broadcast lifts its cap to 1000 msg/s); the pace still follows ``rates``
+    paid_broadcast: frozenset[str] = frozenset()
     default_rate: float = 20.0  # for channels not listed in ``rates``
     # The pacer aims a little under the cap (network jitter must not push a burst over it) and keeps a
     # tiny bucket (``burst_seconds`` of sends) to absorb event-loop wake-up latency.
@@ -329,7 +337,8 @@ class DeliveryEngine:
             if self._status.get(row.bulletin_id) != SENDING:
                 await self._release(token, [row.id])
                 continue
-            replies = await self._replies_for(row.bulletin_id, channel)
+            # a multi-part issue resumes at the first part that did not arrive (row.parts_sent)
+            replies = (await self._replies_for(row.bulletin_id, channel))[row.parts_sent:]
             calls = api_calls(replies)
             await slots.acquire()
             await pacer.acquire(calls)
@@ -351,43 +360,55 @@ class DeliveryEngine:
 
     async def _attempt(self, sender: Sender, pacer: ChannelPacer, row: Claim, token: str,
                        replies: Sequence[Reply]) -> None:
+        """Send ``replies`` (the parts of the issue not yet delivered to this subscriber, after
+        ``row.parts_sent``) and buffer the outcome, with the parts known to have arrived."""
         cfg = self.config
         now = self.clock()
+        done = row.parts_sent
         try:
-            await sender.send(row.external_id, replies, retry=False)
+            if replies:
+                if pacer.channel in cfg.paid_broadcast:
+                    await sender.send(row.external_id, replies, retry=False, paid_broadcast=True)
+                else:  # senders that know no paid broadcast are never asked about it
+                    await sender.send(row.external_id, replies, retry=False)
         except RateLimited as exc:
+            done += _delivered(exc, replies)
             retry_after = min(exc.retry_after, cfg.max_retry_after)
             pacer.pause_for(retry_after)
             log.warning("%s asked to slow down: pausing the channel for %.1fs", pacer.channel, retry_after)
             until = self.clock() + dt.timedelta(seconds=retry_after)
             await self._safe(self.store.set_channel_pause(pacer.channel, until, str(exc)))
-            self._add(Outcome(row.id, row.user_id, PENDING, token, "rate limited", None, count_attempt=False))
+            self._add(Outcome(row.id, row.user_id, PENDING, token, "rate limited", None, count_attempt=False,
+                              parts_sent=done))
             return
         except Blocked as exc:
-            self._add(Outcome(row.id, row.user_id, BLOCKED, token, str(exc) or "blocked"))
+            done += _delivered(exc, replies)
+            self._add(Outcome(row.id, row.user_id, BLOCKED, token, str(exc) or "blocked", parts_sent=done))
             return
         except TransientError as exc:
+            done += _delivered(exc, replies)
             self._count(row.bulletin_id, error=True)
             attempts = row.attempts + 1  # including this one
             if attempts >= cfg.max_attempts:
-                self._add(Outcome(row.id, row.user_id, FAILED, token, _err(exc)))
+                self._add(Outcome(row.id, row.user_id, FAILED, token, _err(exc), parts_sent=done))
             else:
                 delay = min(cfg.backoff_max, cfg.backoff_base * 2 ** (attempts - 1)) * (0.5 + random.random() / 2)
                 self._add(Outcome(row.id, row.user_id, PENDING, token, _err(exc),
-                                  next_attempt_at=self.clock() + dt.timedelta(seconds=delay)))
+                                  next_attempt_at=self.clock() + dt.timedelta(seconds=delay), parts_sent=done))
             return
         except (PermanentError, DeliveryError) as exc:
+            done += _delivered(exc, replies)
             self._count(row.bulletin_id, error=True)
-            self._add(Outcome(row.id, row.user_id, FAILED, token, _err(exc)))
+            self._add(Outcome(row.id, row.user_id, FAILED, token, _err(exc), parts_sent=done))
             return
         except Exception as exc:  # noqa: BLE001 - a broken adapter must not stop the broadcast
             log.exception("sender crashed for a bulletin delivery")
             self._count(row.bulletin_id, error=True)
-            self._add(Outcome(row.id, row.user_id, FAILED, token, f"internal: {type(exc).__name__}"))
+            self._add(Outcome(row.id, row.user_id, FAILED, token, f"internal: {type(exc).__name__}", parts_sent=done))
             return
         self.sent += 1
         self._count(row.bulletin_id, error=False)
-        self._add(Outcome(row.id, row.user_id, DELIVERED, token, at=now))
+        self._add(Outcome(row.id, row.user_id, DELIVERED, token, at=now, parts_sent=done + len(replies)))
 
     def _count(self, bulletin_id: int, *, error: bool) -> None:
         if error:
@@ -543,6 +564,12 @@ async def _complete(coro: Awaitable[T], on_cancel: Callable[[T], object] | None 
             on_cancel(result)
         raise asyncio.CancelledError
     return result
+
+
+def _delivered(exc: DeliveryError, replies: Sequence[Reply]) -> int:
+    """Replies that arrived before ``exc`` (as the sender reports it; 0 when it cannot tell)."""
+    value = getattr(exc, "delivered", 0)
+    return min(max(0, value), len(replies)) if isinstance(value, int) else 0
 
 
 def _err(exc: BaseException) -> str:

@@ -107,6 +107,9 @@ class Delivery(Base):
     claimed_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Parts (chat replies) of a multi-part issue known to have arrived: a retry resumes after them, so
+    # an issue split into several messages never repeats the parts the subscriber already has.
+    parts_sent: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(String(300), default="")
     sent_at: Mapped[dt.datetime | None] = mapped_column(default=None)
 

@@ -16,6 +16,7 @@ import markupsafe
 
 from bot.bulletin.content import bulletin_content, parse_sections
 from bot.bulletin.engine import api_calls  # noqa: F401  (re-exported)
+from bot.content.texts import install_filters
 from bot.render import TELEGRAM_TEXT_LIMIT, split_message, to_telegram_html
 from handlers.types import Button, Reply
 
@@ -103,6 +104,7 @@ class WebRenderer:
             autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
         )
         self.env.globals["pack"] = pack.config
+        install_filters(self.env)
 
     def index(self, bulletins: list[Any], base: str) -> str:
         return self.env.get_template("bulletin/web_index.html.j2").render(

@@ -27,6 +27,7 @@ def engine_config(settings: BulletinSettings | None, **overrides: Any) -> Engine
     if settings is not None:
         d = settings.delivery
         cfg.rates = {**cfg.rates, **d.rates}
+        cfg.paid_broadcast = frozenset(d.paid_broadcast)
         cfg.max_attempts = d.max_attempts
         cfg.error_threshold = d.error_threshold
         cfg.claim_timeout = d.claim_timeout_s
@@ -165,7 +166,8 @@ class BulletinService:
         bulletin = await self.store.get(bulletin_id)
         data = progress.as_dict()
         data.update(number=bulletin.number, title=bulletin.title,
-                    cap={ch: self.settings.delivery.rates.get(ch) for ch in self.channels})
+                    cap={ch: self.settings.delivery.rates.get(ch) for ch in self.channels},
+                    paid_broadcast=[ch for ch in self.channels if ch in self.settings.delivery.paid_broadcast])
         return data
 
     async def send_test(self, bulletin_id: int, channel: str, external_id: str) -> None:

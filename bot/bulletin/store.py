@@ -32,6 +32,7 @@ class Claim:
     user_id: int
     external_id: str
     attempts: int = 0  # attempts recorded before this claim
+    parts_sent: int = 0  # parts of a multi-part issue that already arrived (resume after them)
 
 
 @dataclass(slots=True)
@@ -46,6 +47,7 @@ class Outcome:
     next_attempt_at: dt.datetime | None = None
     count_attempt: bool = True  # False for 429 (the platform refused before trying)
     at: dt.datetime | None = None
+    parts_sent: int = 0  # parts known to have arrived (all of them when DELIVERED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,10 +356,10 @@ class BulletinStore:
             stmt = (
                 update(D).where(target, D.c.status == PENDING)
                 .values(status=CLAIMED, claim_token=token, claimed_at=now)
-                .returning(D.c.id, D.c.bulletin_id, D.c.user_id, D.c.external_id, D.c.attempts)
+                .returning(D.c.id, D.c.bulletin_id, D.c.user_id, D.c.external_id, D.c.attempts, D.c.parts_sent)
             )
             rows = (await session.execute(stmt)).all()
-        claims = [Claim(int(r[0]), int(r[1]), int(r[2]), str(r[3]), int(r[4])) for r in rows]
+        claims = [Claim(int(r[0]), int(r[1]), int(r[2]), str(r[3]), int(r[4]), int(r[5] or 0)) for r in rows]
         claims.sort(key=lambda c: c.id)
         return claims
 
@@ -377,16 +379,18 @@ class BulletinStore:
                 await session.execute(
                     update(D).where(D.c.id == bindparam("b_id"))
                     .values(status=DELIVERED, sent_at=bindparam("b_at"), claim_token=None,
-                            attempts=D.c.attempts + 1, last_error=""),
-                    [{"b_id": o.id, "b_at": o.at or now} for o in done])
+                            attempts=D.c.attempts + 1, last_error="", parts_sent=bindparam("b_parts")),
+                    [{"b_id": o.id, "b_at": o.at or now, "b_parts": o.parts_sent} for o in done])
             if other:
                 await session.execute(
                     update(D).where(D.c.id == bindparam("b_id"), D.c.status == CLAIMED,
                                     D.c.claim_token == bindparam("b_token"))
                     .values(status=bindparam("b_status"), claim_token=None, last_error=bindparam("b_error"),
-                            next_attempt_at=bindparam("b_next"), attempts=D.c.attempts + bindparam("b_inc")),
+                            next_attempt_at=bindparam("b_next"), attempts=D.c.attempts + bindparam("b_inc"),
+                            parts_sent=bindparam("b_parts")),
                     [{"b_id": o.id, "b_token": o.token, "b_status": o.status, "b_error": o.error[:300],
-                      "b_next": o.next_attempt_at, "b_inc": 1 if o.count_attempt else 0} for o in other])
+                      "b_next": o.next_attempt_at, "b_inc": 1 if o.count_attempt else 0,
+                      "b_parts": o.parts_sent} for o in other])
             if blocked_users:
                 await session.execute(update(User).where(User.id.in_(blocked_users), User.blocked_at.is_(None))
                                       .values(blocked_at=now))

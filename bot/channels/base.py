@@ -38,7 +38,14 @@ T = TypeVar("T")
 
 
 class DeliveryError(Exception):
-    """A message could not be delivered. Messages never contain personal data."""
+    """A message could not be delivered. Messages never contain personal data.
+
+    ``delivered``: how many of the replies passed to ``Sender.send`` had fully arrived before the failure
+    (set by adapters that know it; 0 means "none, or unknown", i.e. resend everything). The bulletin
+    engine uses it to resume a multi-part issue at the first part that did not arrive.
+    """
+
+    delivered: int = 0
 
 
 class Blocked(DeliveryError):
@@ -65,13 +72,19 @@ class PermanentError(DeliveryError):
 class Sender(Protocol):
     channel: str
 
-    async def send(self, user_id: str, replies: Sequence[Reply], *, retry: bool = True) -> None:
+    async def send(
+        self, user_id: str, replies: Sequence[Reply], *, retry: bool = True, paid_broadcast: bool = False,
+    ) -> None:
         """Deliver ``replies`` to ``user_id`` in order.
 
         ``retry=True``: transient errors are retried and ``retry_after`` is honoured (bounded attempts,
         exponential backoff with jitter); whatever still fails is raised as a :class:`DeliveryError`.
         ``retry=False``: the first failure is raised immediately as a typed error (callers that pace
-        themselves, like the bulletin engine, use this).
+        themselves, like the bulletin engine, use this). Adapters that know it set the error's
+        ``delivered`` (replies that fully arrived before the failure).
+        ``paid_broadcast=True``: send as a paid broadcast where the platform has one (Telegram's
+        ``allow_paid_broadcast``: up to 1000 messages/s for a fee); other platforms ignore it. The
+        bulletin engine passes it only for channels configured for it (``delivery.paid_broadcast``).
         """
         ...
 

@@ -51,7 +51,9 @@ class ConsoleChannel:
                             payload=self._options[int(text) - 1].payload)
         return Incoming(channel=self.channel, user_id=self.user_id, display_name=self.display_name, text=text)
 
-    async def send(self, user_id: str, replies: Sequence[Reply], *, retry: bool = True) -> None:
+    async def send(
+        self, user_id: str, replies: Sequence[Reply], *, retry: bool = True, paid_broadcast: bool = False,
+    ) -> None:
         """Proactive messages (an official's answer, a bulletin) printed as they arrive."""
         if user_id == self.user_id:
             self._write(self.render(replies))

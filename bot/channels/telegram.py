@@ -5,7 +5,11 @@ It wraps (never subclasses) a PTB ``Application``:
 * polling mode (no ``webhook_url``): ``Application`` + ``Updater.start_polling``;
 * webhook mode: built with ``.updater(None)``; :meth:`TelegramChannel.register_routes` adds a POST route
   to *our* aiohttp app that checks ``X-Telegram-Bot-Api-Secret-Token`` in constant time and queues the
-  update; ``start()`` calls ``setWebhook(url, secret_token)``.
+  update; ``start()`` calls ``setWebhook(url, secret_token)``;
+* send-only mode (``receive_updates=False``, e.g. ``cchc-bot worker`` processes running beside the main
+  bot): ``start()`` only initialises the Application and its HTTP client (``getMe``). It never calls
+  ``getUpdates``, ``setWebhook``/``deleteWebhook`` or ``setMyCommands`` and adds no route, so it cannot
+  steal the main bot's updates or change its registration; :meth:`send` works as usual.
 
 Updates are processed concurrently, but one chat at a time (per-chat lock), so a user's messages are
 answered in order. Nothing personal (texts, names, phone numbers) is logged; user ids only at DEBUG.
@@ -64,6 +68,7 @@ _SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 _URL_SCHEMES = ("http://", "https://", "tg://")
 _MAX_CALLBACK_BYTES = 64
 _NOTICE_LIMIT = 200
+_PAID_METHODS = frozenset({"send_message", "send_photo", "send_contact"})  # accept allow_paid_broadcast
 
 HandleFn = Callable[[Incoming], Awaitable[list[Reply]]]
 BlockedFn = Callable[[str, str], Awaitable[None]]
@@ -167,6 +172,7 @@ class _Op:
     kwargs: dict[str, Any]
     keyboard: bool | None = None  # after success: True = contact keyboard shown, False = removed
     fallback: _Op | None = None  # for edits: what to send when the edit fails
+    reply: int = 0  # index of the Reply this call belongs to (DeliveryError.delivered on failure)
 
     @property
     def has_markup(self) -> bool:
@@ -208,8 +214,9 @@ class TelegramChannel:
     def __init__(
         self,
         token: str,
-        handle: HandleFn,
+        handle: HandleFn | None = None,
         *,
+        receive_updates: bool = True,
         api_base_url: str | None = None,
         api_base_file_url: str | None = None,
         webhook_url: str | None = None,
@@ -235,11 +242,16 @@ class TelegramChannel:
         ``https://api.telegram.org/bot`` or ``FakeTelegramAPI.base_url``); ``api_base_file_url`` defaults
         to it with ``/bot`` replaced by ``/file/bot``. When the handler takes longer than ``typing_after``
         seconds the user sees "typing..." (sendChatAction) until it answers; None disables that.
+        ``receive_updates=False``: send-only (see the module docstring); ``handle`` and the webhook and
+        polling settings are then unused, and ``handle`` may be None.
         """
         if webhook_secret is not None and not _SECRET_RE.match(webhook_secret):
             raise ValueError("webhook_secret must be 1-256 characters of A-Z a-z 0-9 _ -")
+        if handle is None and receive_updates:
+            raise ValueError("handle is required unless receive_updates=False")
+        self.receive_updates = receive_updates
         self._handle = handle
-        self.webhook_url = webhook_url or None
+        self.webhook_url = (webhook_url or None) if receive_updates else None
         self.webhook_path = webhook_path
         self._secret = webhook_secret
         self._on_blocked = on_blocked
@@ -268,7 +280,9 @@ class TelegramChannel:
                 api_base_file_url = api_base_url[: -len("/bot")] + "/file/bot"
         if api_base_file_url:
             builder = builder.base_file_url(api_base_file_url)
-        if self.webhook_url:
+        if not receive_updates:
+            builder = builder.updater(None)
+        elif self.webhook_url:
             builder = builder.updater(None)
             if webhook_secret is None:
                 log.warning("telegram: webhook without secret token: anyone can post updates")
@@ -296,10 +310,23 @@ class TelegramChannel:
     def running(self) -> bool:
         return self._running
 
+    @property
+    def mode(self) -> str:
+        """"polling", "webhook" or "send-only"."""
+        if not self.receive_updates:
+            return "send-only"
+        return "webhook" if self.webhook_url else "polling"
+
     async def start(self) -> None:
         if self._running:
             return
         await self._app.initialize()
+        if not self.receive_updates:
+            # Send-only: the Bot's HTTP client is ready after initialize(); no update processing, no
+            # getUpdates, no setWebhook, no setMyCommands (the receiving process owns those).
+            self._running = True
+            log.info("telegram: started (send-only)")
+            return
         try:
             await self._app.start()
             if self.webhook_url:
@@ -327,7 +354,7 @@ class TelegramChannel:
                 await self._app.bot.set_my_commands([BotCommand(c, d) for c, d in self.commands])
             except TelegramError as exc:
                 log.warning("telegram: setMyCommands failed: %s", type(exc).__name__)
-        log.info("telegram: started (%s)", "webhook" if self.webhook_url else "polling")
+        log.info("telegram: started (%s)", self.mode)
 
     async def stop(self) -> None:
         """Stop processing (the webhook stays registered, so a restart loses nothing)."""
@@ -347,8 +374,8 @@ class TelegramChannel:
             await self._app.shutdown()
 
     def register_routes(self, app: web.Application) -> None:
-        """Add the webhook POST route (webhook mode only; nothing in polling mode)."""
-        if self.webhook_url:
+        """Add the webhook POST route (webhook mode only; nothing in polling or send-only mode)."""
+        if self.receive_updates and self.webhook_url:
             app.router.add_post(self.webhook_path, self._webhook)
 
     def add_update_listener(self, callback: Callable[[int], None]) -> None:
@@ -416,6 +443,7 @@ class TelegramChannel:
         async with self._locks(chat_id):
             typing = asyncio.create_task(self._typing(chat_id)) if self.typing_after is not None else None
             try:
+                assert self._handle is not None  # receiving modes always have one
                 replies = list(await self._handle(incoming))
             except Exception as exc:  # noqa: BLE001 - the core should never raise; be polite anyway
                 log.error("telegram: handler failed for update %s: %s", update.update_id, type(exc).__name__)
@@ -463,20 +491,31 @@ class TelegramChannel:
 
     # -- sending -----------------------------------------------------------------------------------
 
-    async def send(self, user_id: str, replies: Sequence[Reply], *, retry: bool = True) -> None:
-        """Proactive delivery (see ``bot.channels.base.Sender``). Raises DeliveryError subclasses."""
+    async def send(
+        self, user_id: str, replies: Sequence[Reply], *, retry: bool = True, paid_broadcast: bool = False,
+    ) -> None:
+        """Proactive delivery (see ``bot.channels.base.Sender``). Raises DeliveryError subclasses whose
+        ``delivered`` counts the replies that fully arrived before the failure.
+
+        ``paid_broadcast=True`` adds ``allow_paid_broadcast`` to every message: Telegram then lets the bot
+        send up to 1000 messages/s, for a fee in Telegram Stars per message."""
         if not self._running:
             raise RuntimeError("TelegramChannel.send() called before start()")
         chat_id = str(user_id)
         async with self._locks(chat_id):
-            await self._deliver(chat_id, replies, retry=retry, edit_message_id=None)
+            await self._deliver(chat_id, replies, retry=retry, edit_message_id=None, paid_broadcast=paid_broadcast)
 
     async def _deliver(
         self, chat_id: str, replies: Sequence[Reply], *, retry: bool, edit_message_id: int | None,
+        paid_broadcast: bool = False,
     ) -> None:
         target: int | str = int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id
+        current = 0  # the reply being delivered: replies before it arrived in full
         try:
             for op in self._render(target, replies, edit_message_id):
+                current = op.reply
+                if paid_broadcast and op.method in _PAID_METHODS:
+                    op.kwargs["allow_paid_broadcast"] = True
                 if op.fallback is not None:  # an edit
                     try:
                         await self._call(op, retry)
@@ -491,8 +530,10 @@ class TelegramChannel:
                     self._keyboard_open.add(chat_id)
                 elif op.keyboard is False:
                     self._keyboard_open.discard(chat_id)
-        except Blocked:
-            await self._notify_blocked(chat_id)
+        except DeliveryError as exc:
+            exc.delivered = current
+            if isinstance(exc, Blocked):
+                await self._notify_blocked(chat_id)
             raise
 
     async def _call(self, op: _Op, retry: bool) -> Any:
@@ -520,10 +561,12 @@ class TelegramChannel:
     def _render(self, chat_id: int | str, replies: Sequence[Reply], edit_message_id: int | None) -> Iterator[_Op]:
         keyboard_open = str(chat_id) in self._keyboard_open
         edit_used = edit_message_id is None
-        for reply in replies:
+        for index, reply in enumerate(replies):
             ops = self._render_one(chat_id, reply)
             if not ops:
                 continue
+            for op in ops:
+                op.reply = index
             first = ops[0]
             if (
                 reply.edit
@@ -537,6 +580,7 @@ class TelegramChannel:
                     "edit_message_text",
                     {"chat_id": chat_id, "message_id": edit_message_id, **kwargs},
                     fallback=first,
+                    reply=index,
                 )
             if any(op.keyboard for op in ops):
                 keyboard_open = True

@@ -52,10 +52,13 @@ class FakeSender:
         self.calls: list[tuple[str, float]] = []
         self.delay = delay
         self.fail_all = False
+        self.paid: list[bool] = []  # paid_broadcast of every call
 
-    async def send(self, user_id: str, replies: Sequence[Reply], *, retry: bool = True) -> None:
+    async def send(self, user_id: str, replies: Sequence[Reply], *, retry: bool = True,
+                   paid_broadcast: bool = False) -> None:
         assert retry is False
         self.calls.append((user_id, time.monotonic()))
+        self.paid.append(paid_broadcast)
         if self.delay:
             await asyncio.sleep(self.delay)
         if self.rate_limit_next:

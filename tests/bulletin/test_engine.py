@@ -6,9 +6,14 @@ import datetime as dt
 
 from sqlalchemy import select, update
 
+from bot.bulletin.engine import DeliveryEngine
 from bot.bulletin.models import Bulletin, Delivery, Subscriber
+from bot.bulletin.store import BulletinStore
+from bot.channels.base import TransientError
+from bot.storage.db import session_factory
 from bot.storage.models import User, utcnow
-from tests.bulletin.helpers import FakeSender, add_subscribers, make_bulletin, make_engine
+from handlers.types import Reply
+from tests.bulletin.helpers import FakeSender, add_subscribers, fast_config, make_bulletin, make_engine
 
 
 async def test_broadcast_reaches_every_subscriber_once(db_engine):
@@ -182,3 +187,51 @@ async def test_pacer_never_exceeds_cap_in_any_window(sqlite_engine):
     assert worst <= 200, worst
     rate = (len(times) - 1) / (times[-1] - times[0])
     assert rate >= 0.9 * 200, rate
+
+
+async def test_paid_broadcast_passed_to_the_sender_only_when_configured(sqlite_engine) -> None:
+    await add_subscribers(sqlite_engine, 5)
+    for paid in (frozenset({"telegram"}), frozenset()):
+        sender = FakeSender()
+        engine, store = make_engine(sqlite_engine, sender, paid_broadcast=paid)
+        bid = await make_bulletin(store, number=len(paid) + 1)
+        await store.start(bid, ["telegram"], utcnow(), from_=("draft",))
+        await engine.run_until_idle(timeout=20)
+        assert sender.paid == [bool(paid)] * 5
+
+
+class _PartialSender:
+    """A sender that reports how many replies arrived before failing (DeliveryError.delivered)."""
+
+    channel = "telegram"
+
+    def __init__(self) -> None:
+        self.got: list[tuple[str, str]] = []
+        self.fail_at: dict[str, int] = {}  # external id -> reply index that fails once
+
+    async def send(self, user_id, replies, *, retry=True):  # noqa: ANN001, ANN201 - no paid_broadcast
+        for i, reply in enumerate(replies):
+            if self.fail_at.get(user_id) == int(reply.text):
+                del self.fail_at[user_id]
+                exc = TransientError("timeout")
+                exc.delivered = i
+                raise exc
+            self.got.append((user_id, reply.text))
+
+
+async def test_partial_failure_resumes_with_remaining_parts(db_engine) -> None:
+    await add_subscribers(db_engine, 4)
+    sender = _PartialSender()
+    sender.fail_at = {"1000": 1, "1001": 2, "1002": 0}
+
+    async def three_parts(bulletin_id: int, channel: str) -> list[Reply]:
+        return [Reply(text=str(i)) for i in range(3)]
+
+    store = BulletinStore(session_factory(db_engine))
+    engine = DeliveryEngine(store, {"telegram": sender}, three_parts, fast_config())
+    bid = await make_bulletin(store)
+    await store.start(bid, ["telegram"], utcnow(), from_=("draft",))
+    await engine.run_until_idle(timeout=20)
+    for user in ("1000", "1001", "1002", "1003"):  # every part exactly once, in order
+        assert [t for u, t in sender.got if u == user] == ["0", "1", "2"], user
+    assert (await store.progress(bid)).sent == 4

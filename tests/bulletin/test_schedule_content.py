@@ -127,3 +127,40 @@ async def test_web_archive_escapes_and_links(bot, pack) -> None:
         r = await client.get("/bantin/5")
         assert r.status == 200 and "Số 5" in await r.text()
         assert (await client.get("/bantin/6")).status == 404
+
+
+def test_paid_broadcast_setting_and_the_free_rate_limit() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    from bot.bulletin.content import Delivery
+
+    assert Delivery().paid_broadcast == []
+    with pytest.raises(ValidationError, match="paid_broadcast"):
+        Delivery(rates={"telegram": 100})  # above Telegram's free 30 msg/s without paid broadcast
+    with pytest.raises(ValidationError, match="zalo_oa"):
+        Delivery(channels=["zalo_oa"], paid_broadcast=["zalo_oa"])  # no such mode on Zalo
+    with pytest.raises(ValidationError):
+        Delivery(rates={"telegram": 1500}, paid_broadcast=["telegram"])  # paid tops out at 1000
+    paid = Delivery(rates={"telegram": 1000}, paid_broadcast=["telegram", "telegram"])
+    assert paid.paid_broadcast == ["telegram"]
+    assert Delivery(rates={"telegram": 30}).rates == {"telegram": 30}
+
+
+def test_paid_broadcast_from_bulletin_yaml(tmp_path: Path) -> None:
+    from bot.bulletin.service import engine_config
+
+    path = tmp_path / "bulletin.yaml"
+    path.write_text("topics: [{id: chung, title: Tin chung}]\n"
+                    "delivery:\n  rates: {telegram: 1000}\n  paid_broadcast: [telegram]\n", encoding="utf-8")
+    report = Report(tmp_path)
+    content = load_bulletin_section(read_yaml(path), report)
+    assert content is not None and not report.errors
+    cfg = engine_config(content.settings)
+    assert cfg.rate("telegram") == 1000 and cfg.paid_broadcast == {"telegram"}
+
+    path.write_text("topics: [{id: chung, title: Tin chung}]\ndelivery:\n  rates: {telegram: 1000}\n",
+                    encoding="utf-8")
+    report = Report(tmp_path)
+    assert load_bulletin_section(read_yaml(path), report) is None
+    assert any("paid_broadcast" in str(e) for e in report.errors)

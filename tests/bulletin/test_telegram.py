@@ -2,14 +2,16 @@
 flood control switched on."""
 from __future__ import annotations
 
+import asyncio
 import collections
 from contextlib import asynccontextmanager
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from bot.bulletin.cli import start_send_only
+from bot.bulletin.content import Delivery as DeliverySettings
 from bot.bulletin.engine import DeliveryEngine
-from bot.bulletin.models import Subscriber
+from bot.bulletin.models import Delivery, Subscriber
+from bot.bulletin.service import engine_config
 from bot.bulletin.render import chat_replies
 from bot.bulletin.store import BulletinStore
 from bot.channels.telegram import TelegramChannel
@@ -19,15 +21,11 @@ from tests.bulletin.helpers import add_subscribers, fast_config, make_bulletin
 from tests.fakes.telegram_api import FakeTelegramAPI
 
 
-async def _noop(incoming):  # noqa: ANN001, ANN202
-    return []
-
-
 @asynccontextmanager
 async def telegram(db_engine, pack, **config):
     async with FakeTelegramAPI() as api:
-        channel = TelegramChannel(token=api.token, handle=_noop, api_base_url=api.base_url, typing_after=None)
-        await start_send_only(channel)
+        channel = TelegramChannel(token=api.token, receive_updates=False, api_base_url=api.base_url)
+        await channel.start()
         store = BulletinStore(session_factory(db_engine))
 
         async def render(bulletin_id: int, ch: str):  # noqa: ANN202
@@ -37,7 +35,7 @@ async def telegram(db_engine, pack, **config):
         try:
             yield api, engine, store
         finally:
-            await channel.application.shutdown()
+            await channel.stop()
 
 
 def _per_chat(api: FakeTelegramAPI) -> collections.Counter[str]:
@@ -115,3 +113,91 @@ async def test_transient_5xx_retried(sqlite_engine, pack) -> None:
         per_chat = _per_chat(api)
         assert len(per_chat) == 10 and set(per_chat.values()) == {1}
         assert (await store.progress(bid)).sent == 10
+
+
+# -- multi-part issues: resume at the first part that did not arrive --------------------------------
+
+def _long_body(paragraphs: int = 25) -> str:
+    line = "Nộp hồ sơ trực tuyến qua Cổng dịch vụ công quốc gia, theo dõi kết quả trên ứng dụng VNeID. "
+    return "## Thủ tục hành chính\n" + "\n\n".join(f"**Mục {i}.** " + line * 3 for i in range(paragraphs))
+
+
+async def _deliveries(db_engine):  # noqa: ANN202
+    async with db_engine.connect() as conn:
+        return (await conn.execute(select(Delivery.external_id, Delivery.status, Delivery.parts_sent,
+                                          Delivery.attempts).order_by(Delivery.id))).all()
+
+
+async def test_multipart_issue_resumes_at_the_part_that_failed(db_engine, pack) -> None:
+    await add_subscribers(db_engine, 1)
+    async with telegram(db_engine, pack) as (api, engine, store):
+        bid = await make_bulletin(store, body=_long_body())
+        parts = chat_replies(pack, await store.get(bid))
+        assert len(parts) == 2
+        api.fail_next("sendMessage", 502, after=1)  # part 1 arrives, part 2 fails
+        await store.start(bid, ["telegram"], utcnow(), from_=("draft",))
+        await engine.run_until_idle(timeout=30)
+        calls = api.calls("sendMessage")
+        assert [c.status for c in calls] == [200, 502, 200]
+        assert calls[1].params["text"] == calls[2].params["text"] != calls[0].params["text"]
+        got = api.sent_to(1000)
+        assert len(got) == 2 and "Mục 0." in got[0].plain and "bt:unsub" in got[1].callback_data
+        assert "bt:unsub" not in got[0].callback_data
+        assert [tuple(r) for r in await _deliveries(db_engine)] == [("1000", "sent", 2, 2)]
+        assert (await store.progress(bid)).sent == 1
+
+
+async def test_multipart_resume_survives_a_worker_restart(sqlite_engine, pack) -> None:
+    await add_subscribers(sqlite_engine, 1)
+    # a long backoff: the first worker stops before the retry is due
+    async with telegram(sqlite_engine, pack, backoff_base=60.0, backoff_max=60.0) as (api, engine, store):
+        bid = await make_bulletin(store, body=_long_body())
+        api.fail_next("sendMessage", 502, after=1)
+        await store.start(bid, ["telegram"], utcnow(), from_=("draft",))
+        task = asyncio.create_task(engine.run())
+        for _ in range(200):
+            rows = await _deliveries(sqlite_engine)
+            if rows[0].status == "pending" and rows[0].attempts == 1:
+                break
+            await asyncio.sleep(0.05)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        assert [tuple(r) for r in await _deliveries(sqlite_engine)] == [("1000", "pending", 1, 1)]
+        async with sqlite_engine.begin() as conn:  # the backoff is over
+            await conn.execute(update(Delivery).values(next_attempt_at=None))
+        second = DeliveryEngine(store, engine.senders, engine.render, engine.config)
+        await second.run_until_idle(timeout=30)
+        texts = [m.text for m in api.sent_to(1000)]
+        assert len(texts) == 2 and texts[0] != texts[1]  # part 1 once, part 2 once
+        assert [c.status for c in api.calls("sendMessage")] == [200, 502, 200]
+        assert (await store.progress(bid)).status == "sent"
+
+
+# -- paid broadcast ------------------------------------------------------------------------------
+
+async def test_paid_broadcast_bulletin_sends_with_the_flag_normal_one_without(sqlite_engine, pack) -> None:
+    await add_subscribers(sqlite_engine, 40)
+    settings = pack.extras["bulletin"].settings
+    assert engine_config(settings).paid_broadcast == frozenset()  # the shipped pack: free broadcast
+    paid = settings.model_copy(update={"delivery": DeliverySettings.model_validate(
+        {**settings.delivery.model_dump(), "rates": {"telegram": 200}, "paid_broadcast": ["telegram"]})})
+    cfg = engine_config(paid)
+    assert cfg.paid_broadcast == {"telegram"} and cfg.rate("telegram") == 200
+    # Telegram's paid broadcasts have their own, higher cap; free sends stay at 30/s
+    async with telegram(sqlite_engine, pack, rates=cfg.rates, paid_broadcast=cfg.paid_broadcast) as (api, engine, store):
+        api.flood_limit(30, paid_per_second=200)
+        bid = await make_bulletin(store, image_url="https://dichvucong.gov.vn/anh.jpg")
+        await store.start(bid, ["telegram"], utcnow(), from_=("draft",))
+        await engine.run_until_idle(timeout=30)
+        assert api.flood_violations == 0 and not api.bad_requests
+        assert collections.Counter(m.method for m in api.messages) == {"sendPhoto": 40, "sendMessage": 40}
+        assert all(m.paid_broadcast for m in api.messages)
+        assert (await store.progress(bid)).sent == 40
+    normal = engine_config(settings)
+    async with telegram(sqlite_engine, pack, rates={"telegram": 200.0},
+                        paid_broadcast=normal.paid_broadcast) as (api, engine, store):
+        bid = await make_bulletin(store, number=2, image_url="https://dichvucong.gov.vn/anh.jpg")
+        await store.start(bid, ["telegram"], utcnow(), from_=("draft",))
+        await engine.run_until_idle(timeout=30)
+        assert len(api.messages) == 80 and not any(m.paid_broadcast for m in api.messages)
+        assert all("allow_paid_broadcast" not in m.params for m in api.messages)

@@ -21,7 +21,7 @@ class FileSender:
     def __init__(self, path: str) -> None:
         self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
 
-    async def send(self, user_id, replies, *, retry=True):  # noqa: ANN001, ANN201
+    async def send(self, user_id, replies, *, retry=True, paid_broadcast=False):  # noqa: ANN001, ANN201
         await asyncio.sleep(0.002)
         os.write(self.fd, f"{user_id}\n".encode())
 

@@ -9,7 +9,8 @@
 It answers like Telegram (``{"ok": true, "result": ...}`` / ``{"ok": false, "error_code", "description"}``),
 validates what real Telegram rejects (text length, strict HTML, callback_data size, button URLs...),
 records every request, and injects faults (blocked users, 429 with retry_after, 5xx, slow answers,
-a global flood limit). Everything runs on the test's event loop; nothing leaves 127.0.0.1.
+a global flood limit, optionally a separate one for paid broadcasts). Everything runs on the test's event
+loop; nothing leaves 127.0.0.1.
 """
 from __future__ import annotations
 
@@ -197,6 +198,7 @@ class SentMessage:
     document: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
     time: float = 0.0
+    paid_broadcast: bool = False  # sent with allow_paid_broadcast=true
 
     @property
     def inline_keyboard(self) -> list[list[dict[str, Any]]]:
@@ -232,7 +234,7 @@ class SentMessage:
 
 @dataclass(slots=True)
 class _Fault:
-    kind: str  # "fail" | "delay"
+    kind: str  # "fail" | "delay" | "pass" (answered normally: lets earlier calls through)
     status: int = 0
     retry_after: float | None = None
     description: str = ""
@@ -342,6 +344,8 @@ class FakeTelegramAPI:
         self._flood_cap: int | None = None
         self._flood_window = 1.0
         self._flood: collections.deque[float] = collections.deque()
+        self._paid_cap: int | None = None  # separate cap for allow_paid_broadcast sends (None: shared)
+        self._paid_flood: collections.deque[float] = collections.deque()
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -402,13 +406,17 @@ class FakeTelegramAPI:
         *,
         times: int = 1,
         description: str | None = None,
+        after: int = 0,
     ) -> None:
-        """The next ``times`` calls of ``method`` ("*" = any) fail with ``status``.
+        """The next ``times`` calls of ``method`` ("*" = any) fail with ``status``; with ``after=n`` the
+        first ``n`` calls still succeed (e.g. ``after=1``: the second sendMessage fails).
 
         429 answers carry ``parameters.retry_after`` (floats are allowed here to keep tests fast)."""
         desc = description or _DEFAULT_ERRORS.get(status, f"Error {status}")
         if status == 429:
             desc = desc.format(retry_after=retry_after)
+        for _ in range(after):
+            self._faults[method.lower()].append(_Fault("pass"))
         for _ in range(times):
             self._faults[method.lower()].append(
                 _Fault("fail", status=status, retry_after=retry_after if status == 429 else None, description=desc)
@@ -424,16 +432,23 @@ class FakeTelegramAPI:
     def clear_faults(self) -> None:
         self._faults.clear()
 
-    def flood_limit(self, per_second: float | None, *, window: float = 1.0) -> None:
+    def flood_limit(self, per_second: float | None, *, window: float = 1.0,
+                    paid_per_second: float | None = None) -> None:
         """Global cap over send* methods: at most ``per_second * window`` accepted sends in any sliding
         ``window`` seconds; excess calls answer 429 with ``retry_after`` and count in
-        ``flood_violations``. ``None`` removes the cap."""
+        ``flood_violations``. ``None`` removes the cap.
+
+        ``paid_per_second`` (like Telegram's paid broadcasts, up to 1000 msg/s): sends carrying
+        ``allow_paid_broadcast=true`` are counted against this cap instead of ``per_second``; without it
+        they share the global cap."""
         if per_second is None:
             self._flood_cap = None
         else:
             self._flood_cap = max(1, round(per_second * window))
             self._flood_window = window
+        self._paid_cap = None if paid_per_second is None else max(1, round(paid_per_second * window))
         self._flood.clear()
+        self._paid_flood.clear()
 
     # -- inspection ----------------------------------------------------------------------------
 
@@ -739,7 +754,9 @@ class FakeTelegramAPI:
         try:
             fault = self._take_fault(key)
             if fault is not None:
-                if fault.kind == "delay":
+                if fault.kind == "pass":
+                    pass
+                elif fault.kind == "delay":
                     await asyncio.sleep(fault.seconds)
                     if not fault.deliver:
                         raise _ApiError(504, "Gateway Timeout (fake: delayed request dropped)")
@@ -750,15 +767,18 @@ class FakeTelegramAPI:
                     )
             if key in _CHAT_METHODS and str(params.get("chat_id", "")) in self._blocked:
                 raise _ApiError(403, "Forbidden: bot was blocked by the user")
-            if key in _SEND_METHODS and self._flood_cap is not None:
+            paid = key in _SEND_METHODS and _flag(params, "allow_paid_broadcast")
+            cap, flood = (self._paid_cap, self._paid_flood) if paid and self._paid_cap is not None \
+                else (self._flood_cap, self._flood)
+            if key in _SEND_METHODS and cap is not None:
                 now = time.monotonic()
-                while self._flood and self._flood[0] <= now - self._flood_window:
-                    self._flood.popleft()
-                if len(self._flood) >= self._flood_cap:
+                while flood and flood[0] <= now - self._flood_window:
+                    flood.popleft()
+                if len(flood) >= cap:
                     self.flood_violations += 1
-                    wait = max(1, math.ceil(self._flood[0] + self._flood_window - now))
+                    wait = max(1, math.ceil(flood[0] + self._flood_window - now))
                     raise _ApiError(429, f"Too Many Requests: retry after {wait}", {"retry_after": wait})
-                self._flood.append(now)
+                flood.append(now)
             try:
                 result = await handler(params)
             except _ApiError as err:
@@ -869,7 +889,8 @@ class FakeTelegramAPI:
             "date": int(time.time()),
         }
         rec = SentMessage(method=method, chat_id=chat, message_id=mid, parse_mode=p.get("parse_mode"),
-                          params=p, time=time.monotonic(), **fields)
+                          params=p, time=time.monotonic(), paid_broadcast=_flag(p, "allow_paid_broadcast"),
+                          **fields)
         if rec.plain:
             state["caption" if method not in ("sendMessage",) else "text"] = rec.plain
         if rec.reply_markup is not None and "inline_keyboard" in rec.reply_markup:
@@ -1112,6 +1133,21 @@ class FakeTelegramAPI:
         if f is None:
             raise _bad("invalid file_id")
         return {k: v for k, v in f.items() if k in ("file_id", "file_unique_id", "file_size", "file_path")}
+
+
+def _flag(p: dict[str, Any], key: str) -> bool:
+    """A Boolean parameter as Telegram reads it (JSON true/false, or "true"/"false"/"1"/"0" in forms)."""
+    value = p.get(key)
+    if value is None or value == "":
+        return False
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1"):
+        return True
+    if text in ("false", "0"):
+        return False
+    raise _bad(f"wrong parameter {key} in request")
 
 
 def _callback_datas(markup: dict[str, Any] | None) -> list[str]:

@@ -57,6 +57,6 @@ async def test_feedback_through_telegram_with_restart_and_double_submit(bot, pac
         pushed = h.api.sent_to(USER)[before:]
         assert "Đã chấn chỉnh" in _plain(pushed)
         msgs = await h.press(USER, _payload(pushed, ":5"))
-        assert "5/5" in _plain(msgs)
+        assert "5/5" in _plain(msgs), _plain(msgs)
         msgs = await h.say(USER, f"/tracuu {code}")
         assert "Đã có kết quả" in _plain(msgs)

@@ -71,6 +71,7 @@ def upgrade() -> None:
         sa.Column("claimed_at", TS, nullable=True),
         sa.Column("next_attempt_at", TS, nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("parts_sent", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("last_error", sa.String(300), nullable=False, server_default=""),
         sa.Column("sent_at", TS, nullable=True),
         sa.UniqueConstraint("bulletin_id", "user_id", name="uq_bulletin_deliveries_bulletin_user"),
