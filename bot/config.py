@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/cchc.db"
@@ -66,14 +67,18 @@ def _url(name: str, value: str, schemes: tuple[str, ...]) -> str:
     return value
 
 
-def _int(get: Callable[[str], str | None], name: str, default: int, *, minimum: int) -> int:
+def _number(get: Callable[[str], str | None], name: str, default: float, *, minimum: float,
+            kind: type = int, strictly_above: bool = False, unit: str = "") -> Any:
+    """One numeric variable: parsed as `kind`, checked against `minimum`, or a ConfigError naming it."""
     text = get(name) or str(default)
     try:
-        value = int(text)
+        value = kind(text)
     except ValueError:
-        raise ConfigError(f"{name}: expected a whole number, got {text!r}") from None
-    if value < minimum:
-        raise ConfigError(f"{name}: must be at least {minimum}")
+        expected = "a whole number" if kind is int else (unit or "a number")
+        raise ConfigError(f"{name}: expected {expected}, got {text!r}") from None
+    if value < minimum or (strictly_above and value == minimum):
+        bound = f"more than {minimum:g}" if strictly_above else f"at least {minimum:g}"
+        raise ConfigError(f"{name}: must be {bound}{' ' + unit if unit else ''}")
     return value
 
 
@@ -113,11 +118,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError("TELEGRAM_WEBHOOK_SECRET: required when TELEGRAM_WEBHOOK_URL is set")
 
     host = get("CCHC_WEB_HOST") or "127.0.0.1"
-    port_text = get("CCHC_WEB_PORT") or "8080"
     try:
-        port = int(port_text)
+        port = int(get("CCHC_WEB_PORT") or "8080")
     except ValueError:
-        raise ConfigError(f"CCHC_WEB_PORT: expected a number, got {port_text!r}") from None
+        raise ConfigError(f"CCHC_WEB_PORT: expected a number, got {get('CCHC_WEB_PORT')!r}") from None
     if not 0 <= port <= 65535:
         raise ConfigError(f"CCHC_WEB_PORT: {port} is outside 0-65535")
 
@@ -125,23 +129,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if secret_key and len(secret_key) < 32:
         raise ConfigError("CCHC_SECRET_KEY: use at least 32 characters")
 
-    reload_text = get("CCHC_CONTENT_RELOAD_SECONDS") or "10"
-    try:
-        reload_seconds = float(reload_text)
-    except ValueError:
-        raise ConfigError(f"CCHC_CONTENT_RELOAD_SECONDS: expected seconds, got {reload_text!r}") from None
-    if reload_seconds < 0:
-        raise ConfigError("CCHC_CONTENT_RELOAD_SECONDS: must be 0 (off) or more")
-
-    pool_size = _int(get, "CCHC_DB_POOL_SIZE", 10, minimum=1)
-    max_overflow = _int(get, "CCHC_DB_MAX_OVERFLOW", 20, minimum=0)
-    pool_text = get("CCHC_DB_POOL_TIMEOUT") or "30"
-    try:
-        pool_timeout = float(pool_text)
-    except ValueError:
-        raise ConfigError(f"CCHC_DB_POOL_TIMEOUT: expected seconds, got {pool_text!r}") from None
-    if pool_timeout <= 0:
-        raise ConfigError("CCHC_DB_POOL_TIMEOUT: must be more than 0 seconds")
+    reload_seconds = _number(get, "CCHC_CONTENT_RELOAD_SECONDS", 10, minimum=0, kind=float, unit="seconds")
+    pool_size = _number(get, "CCHC_DB_POOL_SIZE", 10, minimum=1)
+    max_overflow = _number(get, "CCHC_DB_MAX_OVERFLOW", 20, minimum=0)
+    pool_timeout = _number(get, "CCHC_DB_POOL_TIMEOUT", 30, minimum=0, kind=float, strictly_above=True,
+                           unit="seconds")
 
     return Settings(
         database_url=database_url,

@@ -31,6 +31,9 @@ def test_defaults_are_the_embedded_setup() -> None:
         ({"CCHC_WEB_PORT": "eighty"}, "CCHC_WEB_PORT"),
         ({"CCHC_WEB_PORT": "70000"}, "CCHC_WEB_PORT"),
         ({"CCHC_SECRET_KEY": "short"}, "CCHC_SECRET_KEY"),
+        ({"CCHC_CONTENT_RELOAD_SECONDS": "soon"}, "CCHC_CONTENT_RELOAD_SECONDS"),
+        ({"CCHC_CONTENT_RELOAD_SECONDS": "-1"}, "CCHC_CONTENT_RELOAD_SECONDS"),
+        ({"CCHC_DB_POOL_TIMEOUT": "0"}, "CCHC_DB_POOL_TIMEOUT"),
     ],
 )
 def test_invalid_configuration_names_the_variable(overrides: dict[str, str], variable: str) -> None:
