@@ -59,9 +59,10 @@ class Chat:
         return [(b.label, b.payload) for r in self.last for row in r.buttons for b in row]
 
     def payload(self, needle: str) -> str:
-        """The payload of the first button whose label or payload contains `needle`."""
+        """The payload of the first button whose label or payload contains `needle`; a needle starting with
+        ':' is looked for after the random draft id ("fb:<draft>:s"), so it never matches inside the id."""
         for label, payload in self.buttons():
-            if needle in label or needle in payload:
+            if needle in label or payload_has(payload, needle):
                 return payload
         raise AssertionError(f"no button {needle!r} in {self.buttons()}")
 
@@ -112,3 +113,11 @@ def receiving_supervisor(pack) -> Actor:
 
 def officer(agency: str, name: str = "Lê Văn Cán Bộ", official_id: int = 2) -> Actor:
     return Actor(official_id, name, agency, "officer")
+
+
+def payload_has(payload: str, needle: str) -> bool:
+    """`needle` in the payload; for ':verb' needles only in the part after 'fb:<id>' (ids are random)."""
+    if not needle.startswith(":"):
+        return needle in payload
+    parts = payload.split(":", 2)
+    return len(parts) == 3 and needle in ":" + parts[2]

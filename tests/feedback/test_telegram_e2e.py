@@ -4,7 +4,7 @@ import re
 from bot.app import build_bot
 from tests.conftest import make_settings
 from tests.fakes.telegram_harness import telegram_harness
-from tests.feedback.conftest import receiving_supervisor
+from tests.feedback.conftest import payload_has, receiving_supervisor
 
 USER = 424242
 CODE = re.compile(r"\b([2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4})\b")
@@ -13,7 +13,7 @@ CODE = re.compile(r"\b([2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4})\b")
 def _payload(msgs, needle: str) -> str:
     for m in reversed(msgs):
         for data in m.callback_data:
-            if needle in data:
+            if payload_has(data, needle):
                 return data
     raise AssertionError(f"no button {needle!r} in {[m.callback_data for m in msgs]}")
 
