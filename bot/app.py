@@ -109,7 +109,7 @@ async def serve(bot: Bot, *, console: bool) -> None:
             if console:
                 from bot.channels.console import ConsoleChannel
 
-                chat = ConsoleChannel(bot.core.handle)
+                chat = ConsoleChannel(bot.core.handle, farewell=bot.services.pack.texts.render("smalltalk/goodbye"))
                 bot.senders.setdefault(chat.channel, chat)
                 await chat.run()
             else:

@@ -98,7 +98,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     async def main() -> None:
         bot = await build_bot(settings, pack=pack)
         try:
-            chat = ConsoleChannel(bot.core.handle)
+            chat = ConsoleChannel(bot.core.handle, farewell=bot.services.pack.texts.render("smalltalk/goodbye"))
             bot.senders[chat.channel] = chat
             await chat.run()
         finally:

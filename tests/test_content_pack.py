@@ -134,3 +134,13 @@ def test_an_edited_pack_is_reloaded_and_a_broken_edit_refused(pack_copy: Path) -
     slogans.write_text("slogans: [\n", encoding="utf-8")
     reload_if_changed(holder, pack_copy, last)
     assert [s.text for s in holder.pack.slogans.slogans] == ["Khẩu hiệu mới của tỉnh"] and len(rebuilt) == 1
+
+
+def test_a_missing_core_template_or_label_is_an_error(pack_copy: Path) -> None:
+    (pack_copy / "templates" / "faq" / "no_match.j2").unlink()
+    labels = pack_copy / "templates" / "labels" / "core.yaml"
+    labels.write_text("\n".join(line for line in labels.read_text(encoding="utf-8").splitlines()
+                                if not line.startswith("slogan.next:")) + "\n", encoding="utf-8")
+    rendered = check_pack(pack_copy).render()
+    assert "templates/faq/no_match.j2: lỗi: thiếu mẫu tin nhắn bắt buộc" in rendered
+    assert "slogan.next" in rendered and "thiếu nhãn nút bắt buộc" in rendered

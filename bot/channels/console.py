@@ -20,9 +20,10 @@ QUIT_WORDS = {"/quit", "/exit", "/thoat"}
 class ConsoleChannel:
     channel = "console"
 
-    def __init__(self, handle: Handle, *, user_id: str = "console", display_name: str = "",
+    def __init__(self, handle: Handle, *, farewell: str = "", user_id: str = "console", display_name: str = "",
                  stdin: TextIO | None = None, stdout: TextIO | None = None) -> None:
         self.handle = handle
+        self.farewell = farewell  # said on /quit; from the pack's templates (smalltalk/goodbye)
         self.user_id = user_id
         self.display_name = display_name
         self.stdin = stdin or sys.stdin
@@ -69,7 +70,7 @@ class ConsoleChannel:
         while True:
             line = await loop.run_in_executor(None, self.stdin.readline)
             if not line or line.strip().lower() in QUIT_WORDS:
-                self.stdout.write("\nTạm biệt!\n")
+                self.stdout.write(f"\n{to_plain(self.farewell)}\n" if self.farewell else "\n")
                 return
             if not line.strip():
                 self._write("")

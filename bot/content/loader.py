@@ -24,9 +24,22 @@ from bot.content.yamlsource import YamlDoc, YamlSyntaxError, read_yaml
 
 M = TypeVar("M", bound=BaseModel)
 
-# Templates the core renders; a pack missing one is invalid. Features append to this list.
-REQUIRED_TEMPLATES: list[str] = []
-REQUIRED_LABELS: list[str] = []
+# Templates and button labels the core uses; a pack missing one is invalid. Features append theirs.
+REQUIRED_TEMPLATES: list[str] = [
+    "start/welcome", "menu/main", "menu/help", "menu/unavailable", "slogans/show",
+    "hotlines/list", "hotlines/group", "hotlines/found",
+    "faq/answer", "faq/suggest", "faq/no_match", "faq/browse", "faq/group", "faq/thanks",
+    "smalltalk/greeting", "smalltalk/thanks", "smalltalk/goodbye",
+    "errors/internal", "errors/stale_button", "errors/unknown_command", "errors/no_text", "errors/attachment",
+]
+REQUIRED_LABELS: list[str] = [
+    "menu.faq", "menu.slogan", "menu.hotlines", "menu.feedback", "menu.bulletin", "menu.back",
+    "cmd.start", "cmd.menu", "cmd.help", "cmd.faq", "cmd.slogan", "cmd.hotlines",
+    "slogan.next", "hotline.contact", "hotline.all", "notice.stale",
+    "faq.helpful", "faq.unhelpful", "faq.thanks", "faq.more", "faq.browse", "faq.none_of_these",
+    "faq.action.feedback", "faq.action.feedback_lookup", "faq.action.hotlines", "faq.action.subscribe",
+    "faq.action.slogan",
+]
 
 
 class PackError(Exception):
