@@ -30,12 +30,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-PG_URL = os.environ.get("CCHC_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
-
 
 # -- the fake Bot API in a child process ------------------------------------------------------------
 def _fake_api_process(conn, cap: float | None) -> None:  # noqa: ANN001
-    from tests.fakes.telegram_api import FakeTelegramAPI
+    from tests.fakes.telegram_api import FakeTelegramAPI, busiest_window
 
     import gc
 
@@ -55,49 +53,27 @@ def _fake_api_process(conn, cap: float | None) -> None:  # noqa: ANN001
             conn.send({
                 "accepted": len(times), "flood_violations": api.flood_violations,
                 "per_chat": dict(per_chat), "first": min(times) if times else 0, "last": max(times) if times else 0,
-                "worst_window": _worst_window(times), "bad_requests": len(api.bad_requests),
+                "worst_window": busiest_window(times), "bad_requests": len(api.bad_requests),
             })
 
     asyncio.run(main())
 
 
-def _worst_window(times: list[float], window: float = 1.0) -> int:
-    times = sorted(times)
-    j = worst = 0
-    for i, t in enumerate(times):
-        while times[j] <= t - window:
-            j += 1
-        worst = max(worst, i - j + 1)
-    return worst
-
-
 # -- database ----------------------------------------------------------------------------------------
 async def _database(use_pg: bool, workdir: Path):  # noqa: ANN202
-    from sqlalchemy import text
+    """(engine, close, backend name): a migrated throw-away PostgreSQL schema or SQLite file."""
+    from contextlib import AsyncExitStack
 
     from bot.storage.db import make_engine, upgrade
+    from tests.pgschema import PG_URL, pg_unreachable, throwaway_schema
 
     if use_pg:
-        admin = make_engine(PG_URL, pool_size=1, max_overflow=0)
-        try:
-            async with admin.connect() as conn:
-                await asyncio.wait_for(conn.execute(text("SELECT 1")), 5)
-        except Exception:  # noqa: BLE001
-            await admin.dispose()
+        if await pg_unreachable(PG_URL):
             return None, None, "postgresql unreachable"
-        schema = f"bench_{uuid.uuid4().hex[:10]}"
-        async with admin.begin() as conn:
-            await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        engine = make_engine(PG_URL, schema=schema)
+        stack = AsyncExitStack()
+        engine, _schema = await stack.enter_async_context(throwaway_schema(PG_URL, prefix="bench"))
         await upgrade(engine)
-
-        async def drop() -> None:
-            await engine.dispose()
-            async with admin.begin() as conn:
-                await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            await admin.dispose()
-
-        return engine, drop, "postgresql"
+        return engine, stack.aclose, "postgresql"
     path = workdir / f"bench-{uuid.uuid4().hex[:6]}.db"
     engine = make_engine(f"sqlite+aiosqlite:///{path}")
     await upgrade(engine)

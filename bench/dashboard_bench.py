@@ -106,28 +106,21 @@ async def main() -> dict:
     logging.disable(logging.WARNING)
     from aiohttp.test_utils import TestClient, TestServer
     from argon2 import PasswordHasher
-    from sqlalchemy import text
 
     import bot.features  # noqa: F401
     from bot.app import build_bot
     from bot.config import Settings
     from bot.content import load_pack
-    from bot.storage.db import make_engine, session_factory, upgrade
+    from bot.storage.db import session_factory, upgrade
     from bot.web.dashboard.accounts import Accounts
 
-    admin = make_engine(PG_URL, pool_size=1, max_overflow=0)
-    try:
-        async with admin.connect() as conn:
-            await asyncio.wait_for(conn.execute(text("SELECT 1")), 5)
-    except Exception as exc:  # noqa: BLE001
-        await admin.dispose()
-        return {"skipped": f"PostgreSQL unreachable at {PG_URL}: {type(exc).__name__}: {exc}"[:300]}
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    async with admin.begin() as conn:
-        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = make_engine(PG_URL, schema=schema)
+    from tests.pgschema import pg_unreachable, throwaway_schema
+
+    reason = await pg_unreachable(PG_URL)
+    if reason:
+        return {"skipped": reason}
     result: dict = {"rows": rows, "requests_per_scenario": n, "target_p99_ms": 100}
-    try:
+    async with throwaway_schema(PG_URL, prefix="bench") as (engine, schema):
         await upgrade(engine)
         pack = load_pack(ROOT / "content")
         now = dt.datetime.now(dt.UTC)
@@ -174,11 +167,6 @@ async def main() -> dict:
         result.update({"scenarios": scenarios, "worst_p99_ms": all_p99,
                        "p50_ms": round(statistics.median(s["p50_ms"] for s in scenarios.values()), 2),
                        "p99_ms": all_p99, "ok": all_p99 <= 100})
-    finally:
-        await engine.dispose()
-        async with admin.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        await admin.dispose()
     return result
 
 

@@ -20,11 +20,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -34,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from sqlalchemy import event, func, select, text
+from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram_crowd import Crowd
 
@@ -48,8 +46,8 @@ from handlers.core import LAST_RESORT
 from handlers.types import Attachment as InAttachment
 from handlers.types import Incoming
 from tests.fakes.telegram_api import FakeTelegramAPI
+from tests.pgschema import PG_URL, pg_unreachable, throwaway_schema
 
-PG_URL = os.environ.get("CCHC_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 TOKEN = "123456:bench-token-abcdefghijklmnopqrstuvwxyz"
 
 
@@ -194,33 +192,9 @@ async def sqlite_engine() -> AsyncIterator[AsyncEngine]:
 
 @asynccontextmanager
 async def pg_engine(url: str) -> AsyncIterator[AsyncEngine]:
-    """A throw-away schema (like tests/conftest.py's PgSchema), dropped afterwards."""
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(url, pool_size=1, max_overflow=0)
-    try:
-        async with admin.begin() as conn:
-            await asyncio.wait_for(conn.execute(text(f'CREATE SCHEMA "{schema}"')), 5)
-        engine = make_engine(url, schema=schema)
-        try:
-            yield engine
-        finally:
-            await engine.dispose()
-            async with admin.begin() as conn:
-                await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    finally:
-        await admin.dispose()
-
-
-async def pg_reachable(url: str) -> str | None:
-    engine = make_engine(url, pool_size=1, max_overflow=0)
-    try:
-        async with engine.connect() as conn:
-            await asyncio.wait_for(conn.execute(text("SELECT 1")), 5)
-        return None
-    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
-        return f"unreachable: {type(exc).__name__}"
-    finally:
-        await engine.dispose()
+    """A throw-away schema on PostgreSQL, dropped afterwards."""
+    async with throwaway_schema(url, prefix="bench") as (engine, _schema):
+        yield engine
 
 
 async def main() -> None:
@@ -235,7 +209,7 @@ async def main() -> None:
     out: dict[str, Any] = {"benchmark": "feedback_intake", "citizens": args.citizens, "results": [], "core": []}
     backends: list[tuple[str, Callable[[], Any]]] = [("sqlite", sqlite_engine)]
     if not args.no_pg:
-        reason = await pg_reachable(args.pg)
+        reason = await pg_unreachable(args.pg)
         if reason:
             out["results"].append({"backend": "postgresql", "skipped": reason})
         else:

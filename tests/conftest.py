@@ -1,65 +1,33 @@
 """Shared fixtures: databases (SQLite and PostgreSQL), the shipped content pack, a whole Bot."""
 from __future__ import annotations
 
-import asyncio
 import os
-import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 from bot.config import Settings
 from bot.content import ContentPack, load_pack
 from bot.storage.db import make_engine, upgrade
+from tests.pgschema import PG_URL, pg_unreachable, throwaway_schema
 
 REPO = Path(__file__).resolve().parents[1]
 CONTENT = REPO / "content"
 SHARED = REPO.parent / "shared"
-PG_URL = os.environ.get("CCHC_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 _pg_reason: list[str | None] = []
 
 
-async def _probe_pg() -> str | None:
-    engine = make_engine(PG_URL, pool_size=1, max_overflow=0)
-    try:
-        async with engine.connect() as conn:
-            await asyncio.wait_for(conn.execute(text("SELECT 1")), 5)
-        return None
-    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
-        return f"PostgreSQL unreachable at CCHC_TEST_PG_URL={PG_URL}: {type(exc).__name__}: {exc}"[:300]
-    finally:
-        await engine.dispose()
-
-
 async def require_pg() -> None:
     """Skip (or fail under CI=true) when PostgreSQL is not reachable."""
     if not _pg_reason:
-        _pg_reason.append(await _probe_pg())
+        _pg_reason.append(await pg_unreachable(PG_URL))
     reason = _pg_reason[0]
     if reason:
         if IN_CI:
             pytest.fail(f"{reason} (required when CI=true)")
         pytest.skip(reason)
-
-
-class PgSchema:
-    """A throw-away PostgreSQL schema so tests are isolated and can run side by side."""
-
-    def __init__(self) -> None:
-        self.name = f"t_{uuid.uuid4().hex[:12]}"
-        self._admin = make_engine(PG_URL, pool_size=1, max_overflow=0)
-
-    async def create(self) -> None:
-        async with self._admin.begin() as conn:
-            await conn.execute(text(f'CREATE SCHEMA "{self.name}"'))
-
-    async def drop(self) -> None:
-        async with self._admin.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{self.name}" CASCADE'))
-        await self._admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -72,15 +40,9 @@ async def db_engine(request: pytest.FixtureRequest, tmp_path: Path):
         await engine.dispose()
         return
     await require_pg()
-    schema = PgSchema()
-    await schema.create()
-    engine = make_engine(PG_URL, schema=schema.name)
-    try:
+    async with throwaway_schema(PG_URL) as (engine, _schema):
         await upgrade(engine)
         yield engine
-    finally:
-        await engine.dispose()
-        await schema.drop()
 
 
 @pytest.fixture
