@@ -19,7 +19,7 @@ from bot.content.schema import (
     SloganFile,
     SmalltalkFile,
 )
-from bot.content.texts import Texts, load_labels
+from bot.content.texts import Texts
 from bot.content.yamlsource import YamlDoc, YamlSyntaxError, read_yaml
 
 M = TypeVar("M", bound=BaseModel)

@@ -5,7 +5,6 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-import yaml
 
 
 def upper_first(value: object) -> str:
@@ -50,8 +49,3 @@ class Texts:
 
     def names(self) -> list[str]:
         return sorted(n[:-3] for n in self.env.list_templates(extensions=["j2"]))
-
-
-def load_labels(file: Path) -> dict[str, str]:
-    data = yaml.safe_load(file.read_text(encoding="utf-8")) if file.exists() else {}
-    return {str(k): str(v) for k, v in (data or {}).items()}

@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import select, update
 
 from bot.bulletin.engine import DeliveryEngine
-from bot.bulletin.models import Bulletin, Delivery, Subscriber
+from bot.bulletin.models import Delivery, Subscriber
 from bot.bulletin.store import BulletinStore
 from bot.channels.base import TransientError
 from bot.storage.db import session_factory
@@ -33,7 +33,7 @@ async def test_broadcast_reaches_every_subscriber_once(db_engine):
 
 
 async def test_blocked_user_is_marked_and_unsubscribed(db_engine):
-    ids = await add_subscribers(db_engine, 20)
+    await add_subscribers(db_engine, 20)
     sender = FakeSender()
     sender.blocked = {"1003", "1007"}
     engine, store = make_engine(db_engine, sender)

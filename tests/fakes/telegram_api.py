@@ -291,6 +291,17 @@ def _bad(description: str) -> _ApiError:
 # the server
 
 
+def busiest_window(times: list[float], window: float = 1.0) -> int:
+    """The most events in any sliding `window` seconds: what a flood limit compares with its cap."""
+    times = sorted(times)
+    start = busiest = 0
+    for end, t in enumerate(times):
+        while times[start] <= t - window:
+            start += 1
+        busiest = max(busiest, end - start + 1)
+    return busiest
+
+
 class FakeTelegramAPI:
     """Fake Bot API. See the module docstring. All public helpers are synchronous unless noted."""
 
