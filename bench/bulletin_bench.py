@@ -64,7 +64,8 @@ async def _database(use_pg: bool, workdir: Path):  # noqa: ANN202
     """(engine, close, backend name): a migrated throw-away PostgreSQL schema or SQLite file."""
     from contextlib import AsyncExitStack
 
-    from bot.storage.db import make_engine, upgrade
+    from core.storage.db import make_engine
+    from bot.database import upgrade
     from tests.pgschema import PG_URL, pg_unreachable, throwaway_schema
 
     if use_pg:
@@ -112,8 +113,8 @@ class _RssSampler:
 
 
 async def _prepare(db, n: int):  # noqa: ANN001, ANN202
-    from bot.bulletin.store import BulletinStore
-    from bot.storage.db import session_factory
+    from features.bulletin.store import BulletinStore
+    from core.storage.db import session_factory
     from tests.bulletin.helpers import add_subscribers, make_bulletin
 
     await add_subscribers(db, n)
@@ -142,8 +143,8 @@ class _AiohttpBotSender:
     async def send(self, user_id, replies, *, retry=True, paid_broadcast=False):  # noqa: ANN001, ANN201
         import aiohttp
 
-        from bot.channels.base import Blocked, PermanentError, RateLimited, TransientError
-        from bot.render import to_telegram_html
+        from core.channel import Blocked, PermanentError, RateLimited, TransientError
+        from core.render import to_telegram_html
 
         for reply in replies:
             body = {"chat_id": user_id, "text": to_telegram_html(reply.text), "parse_mode": "HTML"}
@@ -173,9 +174,9 @@ class _AiohttpBotSender:
 
 
 async def ptb_ceiling(base_url: str, token: str, n: int = 600) -> float:
-    """Requests/s one process gets through bot.channels.telegram.TelegramChannel (uncapped fake)."""
-    from bot.channels.telegram import TelegramChannel
-    from handlers.types import Reply
+    """Requests/s one process gets through channels.telegram.TelegramChannel (uncapped fake)."""
+    from channels.telegram import TelegramChannel
+    from core.types import Reply
 
     channel = TelegramChannel(token=token, receive_updates=False, api_base_url=base_url)
     await channel.start()
@@ -195,9 +196,9 @@ async def ptb_ceiling(base_url: str, token: str, n: int = 600) -> float:
 
 # -- scenario 1: capped -------------------------------------------------------------------------------
 async def capped(use_pg: bool, n: int, cap: float, workdir: Path) -> dict:
-    from bot.bulletin.engine import DeliveryEngine, EngineConfig
-    from bot.storage.models import utcnow
-    from handlers.types import Button, Reply
+    from features.bulletin.engine import DeliveryEngine, EngineConfig
+    from core.storage.models import utcnow
+    from core.types import Button, Reply
 
     db, close, backend = await _database(use_pg, workdir)
     if db is None:
@@ -279,9 +280,9 @@ class _NullSender:
 
 
 async def uncapped(use_pg: bool, n: int, workdir: Path) -> dict:
-    from bot.bulletin.engine import DeliveryEngine, EngineConfig
-    from bot.storage.models import utcnow
-    from handlers.types import Reply
+    from features.bulletin.engine import DeliveryEngine, EngineConfig
+    from core.storage.models import utcnow
+    from core.types import Reply
 
     db, close, backend = await _database(use_pg, workdir)
     if db is None:

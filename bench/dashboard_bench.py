@@ -110,9 +110,10 @@ async def main() -> dict:
     import bot.features  # noqa: F401
     from bot.app import build_bot
     from bot.config import Settings
-    from bot.content import load_pack
-    from bot.storage.db import session_factory, upgrade
-    from bot.web.dashboard.accounts import Accounts
+    from bot.features import load_pack
+    from core.storage.db import session_factory
+    from bot.database import upgrade
+    from dashboard.accounts import Accounts
 
     from tests.pgschema import pg_unreachable, throwaway_schema
 

@@ -30,9 +30,9 @@ sys.path.insert(0, str(ROOT))
 from rapidfuzz import fuzz, process  # noqa: E402
 from rapidfuzz.utils import default_process  # noqa: E402
 
-from faq.engine import FaqDoc, FaqEngine  # noqa: E402
-from faq.evaluate import load_docs_from_dir, load_records  # noqa: E402
-from faq.normalize import fold  # noqa: E402
+from vntext.engine import FaqDoc, FaqEngine  # noqa: E402
+from features.faq.evaluate import load_docs_from_dir, load_records  # noqa: E402
+from vntext.normalize import fold  # noqa: E402
 
 # ----------------------------------------------------------------------------------- synthetic packs
 ACTIONS = [
@@ -159,7 +159,7 @@ def naive_eval(naive: NaiveFuzz, records: list[dict]) -> dict:
 
 
 def engine_eval(engine: FaqEngine, records: list[dict]) -> dict:
-    from faq.evaluate import evaluate
+    from features.faq.evaluate import evaluate
 
     rep = evaluate(engine, records).as_dict()
     return {k: rep[k] for k in ("accuracy", "recall_at_3", "rejection", "wrong_answers")}

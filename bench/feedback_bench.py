@@ -37,14 +37,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram_crowd import Crowd
 
 from bot.app import Bot, build_bot
-from bot.channels.telegram import ERROR_TEXT, TelegramChannel
+from channels.telegram import ERROR_TEXT, TelegramChannel
 from bot.config import Settings
-from bot.content import ContentPack, load_pack
-from bot.feedback.models import Attachment, Report
-from bot.storage.db import make_engine, max_concurrent_turns, upgrade
-from handlers.core import LAST_RESORT
-from handlers.types import Attachment as InAttachment
-from handlers.types import Incoming
+from core.content import ContentPack
+from bot.features import load_pack
+from features.feedback.models import Attachment, Report
+from core.storage.db import make_engine, max_concurrent_turns
+from bot.database import upgrade
+from core.turns import LAST_RESORT
+from core.types import Attachment as InAttachment
+from core.types import Incoming
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.pgschema import PG_URL, pg_unreachable, throwaway_schema
 

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.channels.telegram import TelegramChannel
+from channels.telegram import TelegramChannel
 from tests.fakes.telegram_api import FakeTelegramAPI, SentMessage
 
 CONFIRMED = "đã được gửi"

@@ -5,78 +5,77 @@ import asyncio
 import logging
 import secrets
 import sys
-from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.channels.base import Channel, Sender
+from dashboard.state import DashboardConfig
+
 from bot.config import Settings
-from bot.content import ContentPack, load_pack
-from bot.faq_service import FaqService
-from bot.storage.db import make_engine, max_concurrent_turns, session_factory, upgrade
-from bot.storage.repos import Store
-from bot.web.server import WebFeature, create_web_app
-from handlers import build_router
-from handlers.context import PackHolder, Services
-from handlers.core import Core
+from bot.database import upgrade
+from bot.features import FEATURES, build_router, pack_spec
+from core.channel import Channel
+from core.content import ContentPack
+from core.content.loader import load_pack
+from core.context import PackHolder, Services
+from core.feature import Feature, Host
+from core.storage.db import make_engine, max_concurrent_turns, session_factory
+from core.storage.repos import Store
+from core.turns import Core
+from core.web import create_web_app
 
 log = logging.getLogger(__name__)
 
-# Features hook in here: each gets the Bot and may add services, routes and background tasks.
-Plugin = Callable[["Bot"], None]
-PLUGINS: list[Plugin] = []
 
-
-@dataclass
-class Bot:
-    """Everything one process runs. Built by `build_bot`, started by `serve`."""
+@dataclass(kw_only=True)
+class Bot(Host):
+    """Everything one process runs (a :class:`core.feature.Host` for the features). Built by `build_bot`,
+    started by `serve`."""
 
     settings: Settings
     engine: AsyncEngine
-    services: Services
     core: Core
-    senders: dict[str, Sender] = field(default_factory=dict)
     channels: list[Channel] = field(default_factory=list)
-    web_features: list[WebFeature] = field(default_factory=list)
-    background: list[Callable[[], object]] = field(default_factory=list)  # coroutine factories
 
     def web_app(self) -> web.Application:
-        return create_web_app(self.services, self.web_features)
+        from dashboard import setup_dashboard
+
+        pages = list(self.dashboard_pages)
+        return create_web_app(self.services, [*self.web_routes, lambda app: setup_dashboard(app, pages)])
 
     async def close(self) -> None:
         await self.engine.dispose()
 
 
 async def build_bot(settings: Settings, *, pack: ContentPack | None = None, migrate: bool = True,
-                    engine: AsyncEngine | None = None) -> Bot:
-    pack = pack or load_pack(settings.content_dir)
+                    engine: AsyncEngine | None = None, features: tuple[Feature, ...] = FEATURES) -> Bot:
+    pack = pack or load_pack(settings.content_dir, pack_spec(features))
     engine = engine or make_engine(settings.database_url, pool=settings.db_pool)
     if migrate:
         await upgrade(engine)
     store = Store(session_factory(engine))
     holder = PackHolder(pack)
     services = Services(store=store, packs=holder)
-    faq = FaqService(pack)
-    holder.listeners.append(faq.rebuild)
-    services.extra["faq"] = faq
     services.extra["secret_key"] = settings.secret_key or secrets.token_urlsafe(48)
-    core = Core(services, build_router())
-    bot = Bot(settings=settings, engine=engine, services=services, core=core)
+    services.extra.setdefault("dashboard_config", DashboardConfig.from_env(settings.extra))
+    core = Core(services, build_router(features))
+    bot = Bot(settings=settings, engine=engine, services=services, core=core, env=settings.extra)
     services.extra["senders"] = bot.senders
     if settings.content_reload_seconds > 0:
-        from bot.content.watch import watch_pack
+        from core.content.watch import watch_pack
 
-        bot.background.append(lambda: watch_pack(holder, settings.content_dir, settings.content_reload_seconds))
-    for plugin in PLUGINS:
-        plugin(bot)
+        spec = pack_spec(features)
+        bot.background.append(lambda: watch_pack(holder, settings.content_dir, settings.content_reload_seconds, spec))
+    for feature in features:
+        if feature.install is not None:
+            feature.install(bot)
     return bot
 
 
 def add_telegram(bot: Bot) -> None:
-    from bot.channels.telegram import TelegramChannel
+    from channels.telegram import TelegramChannel
 
     s = bot.settings
     router = bot.core.router
@@ -89,7 +88,30 @@ def add_telegram(bot: Bot) -> None:
     )
     bot.channels.append(channel)
     bot.senders[channel.channel] = channel
-    bot.web_features.append(channel.register_routes)
+    bot.web_routes.append(channel.register_routes)
+
+
+async def add_senders(bot: Bot) -> None:
+    """Start the configured channels in send-only mode (workers, CLI commands): they send, never receive."""
+    s = bot.settings
+    if s.telegram_enabled:
+        from channels.telegram import TelegramChannel
+
+        channel = TelegramChannel(token=s.telegram_token, receive_updates=False,
+                                  api_base_url=s.telegram_api_base_url, on_blocked=bot.services.store.mark_blocked)
+        await channel.start()
+        bot.channels.append(channel)
+        bot.senders[channel.channel] = channel
+
+
+async def close_bot(bot: Bot) -> None:
+    """Stop the channels a command started, then release the database."""
+    for channel in bot.channels:
+        try:
+            await channel.stop()
+        except Exception:  # noqa: BLE001 - closing must go on
+            log.debug("stopping %s failed", channel.channel, exc_info=True)
+    await bot.close()
 
 
 async def serve(bot: Bot, *, console: bool) -> None:
@@ -107,7 +129,7 @@ async def serve(bot: Bot, *, console: bool) -> None:
         tasks = [asyncio.create_task(factory()) for factory in bot.background]
         try:
             if console:
-                from bot.channels.console import ConsoleChannel
+                from channels.console import ConsoleChannel
 
                 chat = ConsoleChannel(bot.core.handle, farewell=bot.services.pack.texts.render("smalltalk/goodbye"))
                 bot.senders.setdefault(chat.channel, chat)

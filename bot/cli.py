@@ -1,6 +1,7 @@
 """`cchc-bot`: run the bot, chat in the terminal, migrate, check content, evaluate the FAQ.
 
-Features add subcommands with `register_command`; every command reports mistakes as one clear line.
+Each feature of `bot.features.FEATURES` adds its own subcommands (`Feature.cli`); every command reports
+mistakes as one clear line.
 """
 from __future__ import annotations
 
@@ -9,18 +10,11 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from bot.config import ConfigError, Settings, load_settings
-
-Register = Callable[[argparse._SubParsersAction], None]
-EXTENSIONS: list[Register] = []
-
-
-def register_command(fn: Register) -> Register:
-    EXTENSIONS.append(fn)
-    return fn
+from core.feature import CliHost
 
 
 def _setup_logging() -> None:
@@ -40,7 +34,8 @@ def settings_or_exit() -> Settings:
 
 
 def pack_or_exit(content_dir: Path):  # noqa: ANN201
-    from bot.content import PackError, load_pack
+    from bot.features import load_pack
+    from core.content import PackError
 
     try:
         pack = load_pack(content_dir)
@@ -53,9 +48,28 @@ def pack_or_exit(content_dir: Path):  # noqa: ANN201
     return pack
 
 
-def _load_plugins() -> None:
-    """Import the optional features so they register their plugins and commands."""
-    import bot.features  # noqa: F401
+async def open_host(settings: Settings, pack: Any, *, senders: bool = False, migrate: bool = True) -> Any:
+    """A bot process for a command: no channel receives; with ``senders`` the configured channels can
+    send (Telegram in send-only mode: no polling, no webhook, no setMyCommands)."""
+    from bot.app import add_senders, build_bot
+
+    built = await build_bot(settings, pack=pack, migrate=migrate)
+    if senders:
+        await add_senders(built)
+    return built
+
+
+async def close_host(built: Any) -> None:
+    from bot.app import close_bot
+
+    await close_bot(built)
+
+
+def cli_host() -> CliHost:
+    from bot.database import upgrade
+
+    return CliHost(settings=settings_or_exit, pack=pack_or_exit, open_host=open_host, close_host=close_host,
+                   upgrade=upgrade)
 
 
 # --- commands ------------------------------------------------------------------------------------
@@ -90,7 +104,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_chat(args: argparse.Namespace) -> int:
     from bot.app import build_bot
-    from bot.channels.console import ConsoleChannel
+    from channels.console import ConsoleChannel
 
     settings = settings_or_exit()
     pack = pack_or_exit(settings.content_dir)
@@ -109,7 +123,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    from bot.storage.db import make_engine, upgrade
+    from core.storage.db import make_engine
+    from bot.database import upgrade
 
     settings = settings_or_exit()
 
@@ -126,57 +141,15 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_content_check(args: argparse.Namespace) -> int:
-    from bot.content import check_pack
+    from bot.features import check
 
     directory = Path(args.dir or os.environ.get("CCHC_CONTENT_DIR") or "content")
     if not directory.is_dir():
         print(f"{directory}: không phải thư mục", file=sys.stderr)
         return 2
-    report = check_pack(directory)
+    report = check(directory)
     print(report.render())
     return 0 if report.ok else 1
-
-
-def _faq_engine():  # noqa: ANN202
-    from bot.faq_service import FaqService
-
-    directory = Path(os.environ.get("CCHC_CONTENT_DIR") or "content")
-    return FaqService(pack_or_exit(directory)).engine
-
-
-def cmd_faq_match(args: argparse.Namespace) -> int:
-    from faq.evaluate import run_match
-
-    run_match(_faq_engine(), sys.stdin, sys.stdout)
-    return 0
-
-
-def cmd_faq_eval(args: argparse.Namespace) -> int:
-    from faq.evaluate import run_eval
-
-    run_eval(_faq_engine(), Path(args.file), sys.stdout)
-    return 0
-
-
-def cmd_faq_unanswered(args: argparse.Namespace) -> int:
-    from bot.storage.db import make_engine, session_factory
-    from bot.storage.repos import Store
-
-    settings = settings_or_exit()
-
-    async def main() -> list[tuple[str, int]]:
-        engine = make_engine(settings.database_url)
-        try:
-            return await Store(session_factory(engine)).unanswered(limit=args.limit)
-        finally:
-            await engine.dispose()
-
-    rows = asyncio.run(main())
-    if not rows:
-        print("Chưa có câu hỏi nào bot không trả lời được.")
-    for question, count in rows:
-        print(f"{count}\t{question}")
-    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -193,28 +166,22 @@ def build_parser() -> argparse.ArgumentParser:
     check = content.add_parser("check", help="kiểm tra gói nội dung")
     check.add_argument("dir", nargs="?")
     check.set_defaults(func=cmd_content_check)
-    faq = sub.add_parser("faq", help="hỏi đáp").add_subparsers(dest="faq_command", required=True)
-    faq.add_parser("match", help="đọc câu hỏi từ stdin, in JSON mỗi dòng").set_defaults(func=cmd_faq_match)
-    ev = faq.add_parser("eval", help="đánh giá độ chính xác trên tệp JSONL")
-    ev.add_argument("file")
-    ev.set_defaults(func=cmd_faq_eval)
-    un = faq.add_parser("unanswered", help="các câu hỏi bot chưa trả lời được")
-    un.add_argument("--limit", type=int, default=100)
-    un.set_defaults(func=cmd_faq_unanswered)
-    for extension in EXTENSIONS:
-        extension(sub)
+    from bot.features import FEATURES
+    from dashboard.cli import add_commands as add_admin_commands
+
+    cli = cli_host()
+    add_admin_commands(sub, cli)
+    for feature in FEATURES:
+        if feature.cli is not None:
+            feature.cli(sub, cli)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     _setup_logging()
-    _load_plugins()
     args = build_parser().parse_args(argv)
     return int(args.func(args) or 0)
 
 
 if __name__ == "__main__":
-    # Run the imported module's main: features register their commands on `bot.cli`, not on `__main__`.
-    from bot.cli import main as cli_main
-
-    raise SystemExit(cli_main())
+    raise SystemExit(main())

@@ -18,7 +18,7 @@ _TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
 @dataclass(frozen=True)
 class PoolSettings:
     """PostgreSQL connection pool. `capacity` (size + overflow) is how many transactions run at once;
-    channel adapters cap their concurrency at twice it (`bot.storage.db.max_concurrent_turns`), so a burst
+    channel adapters cap their concurrency at twice it (`core.storage.db.max_concurrent_turns`), so a burst
     waits in their queue, not on the pool."""
 
     size: int = 10

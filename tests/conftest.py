@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
-from bot.content import ContentPack, load_pack
-from bot.storage.db import make_engine, upgrade
+from core.content import ContentPack
+from bot.features import load_pack
+from core.storage.db import make_engine
+from bot.database import upgrade
 from tests.pgschema import PG_URL, pg_unreachable, throwaway_schema
 
 REPO = Path(__file__).resolve().parents[1]

@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.storage.db import make_engine
+from core.storage.db import make_engine
 
 PG_URL = os.environ.get("CCHC_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 

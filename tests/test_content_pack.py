@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.content import PackError, check_pack, load_pack
+from core.content import PackError
+from bot.features import check as check_pack, load_pack
 
 REPO = Path(__file__).resolve().parents[1]
 CONTENT = REPO / "content"
@@ -117,8 +118,8 @@ def test_broken_template_and_missing_file(pack_copy: Path) -> None:
 
 
 def test_an_edited_pack_is_reloaded_and_a_broken_edit_refused(pack_copy: Path) -> None:
-    from bot.content.watch import fingerprint, reload_if_changed
-    from handlers.context import PackHolder
+    from core.content.watch import fingerprint, reload_if_changed
+    from core.context import PackHolder
 
     holder = PackHolder(load_pack(pack_copy))
     rebuilt: list[object] = []

@@ -6,9 +6,9 @@ import dataclasses
 from sqlalchemy import func, select
 
 from bot.app import build_bot
-from bot.storage.models import Interaction
-from bot.storage.repos import FlowState
-from handlers.types import Attachment, ButtonKind, Incoming, Reply
+from core.storage.models import Interaction
+from core.storage.repos import FlowState
+from core.types import Attachment, ButtonKind, Incoming, Reply
 from tests.conftest import make_settings
 
 
@@ -152,7 +152,7 @@ async def test_asking_for_an_agency_whose_number_is_unconfirmed_says_so(bot, pac
 
 
 async def test_a_confirmed_provincial_number_is_found_by_typed_text(db_engine, pack) -> None:
-    from bot.content.schema import Hotline
+    from core.content.schema import Hotline
 
     groups = []
     for group in pack.hotlines.groups:

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.render import split_message, telegram_parts, to_plain, to_telegram_html, utf16_len
+from core.render import split_message, telegram_parts, to_plain, to_telegram_html, utf16_len
 from tests.fakes.telegram_api import HTMLParseError, parse_telegram_html
 
 FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

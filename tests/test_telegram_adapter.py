@@ -9,9 +9,9 @@ import time
 import pytest
 from aiohttp import web
 
-from bot.channels.base import Blocked, Channel, PermanentError, RateLimited, TransientError
-from bot.channels.telegram import ERROR_TEXT, TelegramChannel
-from handlers.types import Button, ButtonKind, ContactCard, Incoming, Reply
+from core.channel import Blocked, Channel, PermanentError, RateLimited, TransientError
+from channels.telegram import ERROR_TEXT, TelegramChannel
+from core.types import Button, ButtonKind, ContactCard, Incoming, Reply
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.fakes.telegram_harness import telegram_harness
 
@@ -243,7 +243,7 @@ async def test_handler_exception_gives_polite_reply_and_one_log_line(caplog: pyt
     async def broken(incoming: Incoming) -> list[Reply]:
         raise RuntimeError("boom with 0912345678")
 
-    caplog.set_level(logging.DEBUG, logger="bot.channels.telegram")
+    caplog.set_level(logging.DEBUG, logger="channels.telegram")
     async with telegram_harness(broken) as h:
         (m,) = await h.say(U, "số tôi là 0912345678")
         assert m.plain == ERROR_TEXT
@@ -363,12 +363,12 @@ async def test_slow_handler_shows_typing() -> None:
         assert len(h.api.chat_actions) == 1  # stopped once the handler answered
 
 
-# -- bot.channels.base -----------------------------------------------------------------------------
+# -- core.channel -----------------------------------------------------------------------------
 
 
 @pytest.mark.asyncio
 async def test_retry_call_backoff_and_retry_after() -> None:
-    from bot.channels.base import retry_call
+    from core.channel import retry_call
 
     sleeps: list[float] = []
 
@@ -410,7 +410,7 @@ async def test_retry_call_backoff_and_retry_after() -> None:
 
 
 def test_fallback_text() -> None:
-    from bot.channels.base import fallback_options, fallback_text
+    from core.channel import fallback_options, fallback_text
 
     reply = Reply(
         text="Chọn thủ tục:",

@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import event, func, select
 
 from bot.config import ConfigError, load_settings
-from bot.storage.db import make_engine, max_concurrent_turns, session_factory
-from bot.storage.models import DialogueState, Interaction, User
-from bot.storage.repos import FlowState, Store
-from handlers.types import Incoming
+from core.storage.db import make_engine, max_concurrent_turns, session_factory
+from core.storage.models import DialogueState, Interaction, User
+from core.storage.repos import FlowState, Store
+from core.types import Incoming
 from tests.conftest import CONTENT
 
 
@@ -59,7 +59,7 @@ async def test_a_failed_turn_keeps_the_previous_state(bot, monkeypatch: pytest.M
     def broken(*_a: object, **_k: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("handlers.feedback.prompt", broken)
+    monkeypatch.setattr("features.feedback.chat.prompt", broken)
     replies = await bot.core.handle(Incoming(channel="telegram", user_id="33", payload=payload))
     assert replies[0].text == bot.services.pack.texts.render("errors/internal")
     state = await store.get_state(user.id)

@@ -9,13 +9,13 @@ from collections.abc import Sequence
 
 from sqlalchemy import insert, select
 
-from bot.bulletin.engine import DeliveryEngine, EngineConfig
-from bot.bulletin.models import Subscriber, SubscriberTopic
-from bot.bulletin.store import BulletinStore
-from bot.channels.base import Blocked, PermanentError, RateLimited, TransientError
-from bot.storage.db import session_factory
-from bot.storage.models import User
-from handlers.types import Reply
+from features.bulletin.engine import DeliveryEngine, EngineConfig
+from features.bulletin.models import Subscriber, SubscriberTopic
+from features.bulletin.store import BulletinStore
+from core.channel import Blocked, PermanentError, RateLimited, TransientError
+from core.storage.db import session_factory
+from core.storage.models import User
+from core.types import Reply
 
 
 async def add_subscribers(engine, n: int, *, channel: str = "telegram", topics: Sequence[str] = ("chung",),

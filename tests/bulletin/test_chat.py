@@ -1,9 +1,9 @@
 """Subscribe / unsubscribe / read past issues end to end through the core (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
-from bot.bulletin.models import SENT
-from bot.storage.models import utcnow
-from handlers.types import ButtonKind, Incoming, Reply
+from features.bulletin.models import SENT
+from core.storage.models import utcnow
+from core.types import ButtonKind, Incoming, Reply
 from tests.bulletin.helpers import make_bulletin
 
 

@@ -6,13 +6,13 @@ import datetime as dt
 
 from sqlalchemy import select, update
 
-from bot.bulletin.engine import DeliveryEngine
-from bot.bulletin.models import Delivery, Subscriber
-from bot.bulletin.store import BulletinStore
-from bot.channels.base import TransientError
-from bot.storage.db import session_factory
-from bot.storage.models import User, utcnow
-from handlers.types import Reply
+from features.bulletin.engine import DeliveryEngine
+from features.bulletin.models import Delivery, Subscriber
+from features.bulletin.store import BulletinStore
+from core.channel import TransientError
+from core.storage.db import session_factory
+from core.storage.models import User, utcnow
+from core.types import Reply
 from tests.bulletin.helpers import FakeSender, add_subscribers, fast_config, make_bulletin, make_engine
 
 
@@ -139,7 +139,7 @@ async def test_crash_with_claimed_rows_resumes_without_skipping(db_engine):
 async def _second_engine(db_engine):
     from sqlalchemy import text
 
-    from bot.storage.db import make_engine as make_db
+    from core.storage.db import make_engine as make_db
 
     if db_engine.dialect.name == "postgresql":
         async with db_engine.connect() as conn:

@@ -11,10 +11,10 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from bot.storage.models import utcnow
+from core.storage.models import utcnow
 from tests.bulletin.helpers import add_subscribers, make_bulletin
-from bot.bulletin.store import BulletinStore
-from bot.storage.db import session_factory
+from features.bulletin.store import BulletinStore
+from core.storage.db import session_factory
 from tests.conftest import REPO
 
 

@@ -5,13 +5,13 @@ import asyncio
 import datetime as dt
 from pathlib import Path
 
-from bot.bulletin.content import load_bulletin_section, next_slot, parse_sections
-from bot.bulletin.models import SCHEDULED, SENDING
-from bot.bulletin.render import UNSUBSCRIBE_PAYLOAD, WebRenderer, chat_replies
-from bot.bulletin.scheduler import Scheduler
-from bot.content.report import Report
-from bot.content.yamlsource import read_yaml
-from bot.render import utf16_len
+from features.bulletin.content import load_bulletin_section, next_slot, parse_sections
+from features.bulletin.models import SCHEDULED, SENDING
+from features.bulletin.render import UNSUBSCRIBE_PAYLOAD, WebRenderer, chat_replies
+from features.bulletin.scheduler import Scheduler
+from core.content.report import Report
+from core.content.yamlsource import read_yaml
+from core.render import utf16_len
 from tests.bulletin.helpers import add_subscribers, make_bulletin
 
 UTC = dt.UTC
@@ -133,7 +133,7 @@ def test_paid_broadcast_setting_and_the_free_rate_limit() -> None:
     import pytest
     from pydantic import ValidationError
 
-    from bot.bulletin.content import Delivery
+    from features.bulletin.content import Delivery
 
     assert Delivery().paid_broadcast == []
     with pytest.raises(ValidationError, match="paid_broadcast"):
@@ -148,7 +148,7 @@ def test_paid_broadcast_setting_and_the_free_rate_limit() -> None:
 
 
 def test_paid_broadcast_from_bulletin_yaml(tmp_path: Path) -> None:
-    from bot.bulletin.service import engine_config
+    from features.bulletin.service import engine_config
 
     path = tmp_path / "bulletin.yaml"
     path.write_text("topics: [{id: chung, title: Tin chung}]\n"

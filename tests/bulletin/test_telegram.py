@@ -8,15 +8,15 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy import select, update
 
-from bot.bulletin.content import Delivery as DeliverySettings
-from bot.bulletin.engine import DeliveryEngine
-from bot.bulletin.models import Delivery, Subscriber
-from bot.bulletin.service import engine_config
-from bot.bulletin.render import chat_replies
-from bot.bulletin.store import BulletinStore
-from bot.channels.telegram import TelegramChannel
-from bot.storage.db import session_factory
-from bot.storage.models import User, utcnow
+from features.bulletin.content import Delivery as DeliverySettings
+from features.bulletin.engine import DeliveryEngine
+from features.bulletin.models import Delivery, Subscriber
+from features.bulletin.service import engine_config
+from features.bulletin.render import chat_replies
+from features.bulletin.store import BulletinStore
+from channels.telegram import TelegramChannel
+from core.storage.db import session_factory
+from core.storage.models import User, utcnow
 from tests.bulletin.helpers import add_subscribers, fast_config, make_bulletin
 from tests.fakes.telegram_api import FakeTelegramAPI, busiest_window
 

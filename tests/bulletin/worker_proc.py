@@ -9,9 +9,9 @@ import asyncio
 import os
 import sys
 
-from bot.bulletin.engine import DeliveryEngine
-from bot.bulletin.store import BulletinStore
-from bot.storage.db import make_engine, session_factory
+from features.bulletin.engine import DeliveryEngine
+from features.bulletin.store import BulletinStore
+from core.storage.db import make_engine, session_factory
 from tests.bulletin.helpers import fast_config, simple_render
 
 

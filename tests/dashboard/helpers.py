@@ -7,8 +7,8 @@ from contextlib import asynccontextmanager
 from aiohttp.test_utils import TestClient, TestServer
 from argon2 import PasswordHasher
 
-from bot.storage.db import session_factory
-from bot.web.dashboard.accounts import Accounts
+from core.storage.db import session_factory
+from dashboard.accounts import Accounts
 
 PASSWORD = "mat-khau-dung-1"
 # Cheap argon2 parameters keep the suite fast; production uses argon2-cffi's defaults (see the rehash test).
@@ -87,7 +87,7 @@ async def submit_report(bot, *, category: str = "thu-tuc", description: str = "C
     """A report submitted by a citizen on Telegram; returns (report id, display code, agency id)."""
     import uuid
 
-    from bot.feedback.service import Draft
+    from features.feedback.service import Draft
 
     user = await bot.services.store.touch_user("telegram", external_id, name)
     service = bot.services.extra["feedback"]

@@ -5,8 +5,8 @@ import datetime as dt
 
 from argon2 import PasswordHasher
 
-from bot.web.dashboard.accounts import Accounts
-from bot.web.dashboard.models import Official
+from dashboard.accounts import Accounts
+from dashboard.models import Official
 from tests.dashboard.helpers import (
     PASSWORD,
     add_official,
@@ -65,7 +65,7 @@ async def test_throttled_after_repeated_wrong_passwords(bot):
 
 
 async def test_throttle_per_ip_across_accounts(bot):
-    from bot.web.dashboard.throttle import IP_POLICY
+    from dashboard.throttle import IP_POLICY
 
     async with dashboard_client(bot) as client:
         for i in range(IP_POLICY.free):
@@ -114,7 +114,7 @@ async def test_security_headers(bot):
 
 
 async def test_secure_cookie_when_configured(bot):
-    from bot.web.dashboard.state import DashboardConfig
+    from dashboard.state import DashboardConfig
 
     bot.services.extra["dashboard_config"] = DashboardConfig(secure_cookies=True)
     async with dashboard_client(bot) as client:
@@ -123,7 +123,7 @@ async def test_secure_cookie_when_configured(bot):
 
 
 async def test_https_behind_proxy_sets_secure(bot):
-    from bot.web.dashboard.state import DashboardConfig
+    from dashboard.state import DashboardConfig
 
     bot.services.extra["dashboard_config"] = DashboardConfig(trust_proxy=True)
     async with dashboard_client(bot) as client:
@@ -151,7 +151,7 @@ async def test_password_change_and_deactivation_end_sessions(bot):
 async def test_rehash_when_parameters_change(bot):
     from sqlalchemy import select
 
-    from bot.storage.db import session_factory
+    from core.storage.db import session_factory
 
     sessions = session_factory(bot.engine)
     weak = Accounts(sessions, PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 
-from bot.bulletin.models import Bulletin, Delivery
+from features.bulletin.models import Bulletin, Delivery
 from tests.bulletin.helpers import add_subscribers, make_bulletin
 from tests.dashboard.helpers import (
     RecordingSender,
@@ -42,7 +42,7 @@ async def _row(bot, bulletin_id: int) -> Bulletin:
 
 
 async def test_create_preview_test_schedule_publish_progress_pause_resume_cancel(bot, caplog):
-    caplog.set_level(logging.INFO, logger="bot.web.dashboard.bulletins")
+    caplog.set_level(logging.INFO, logger="features.bulletin.dashboard")
     lead = await add_official(bot, "bt.lead", "ttphhc", "supervisor", name="Trần Văn Lãnh")
     await add_subscribers(bot.engine, 4, topics=("chung",), start=7000)
     await add_subscribers(bot.engine, 2, topics=("chuyen-doi-so",), start=7100)
@@ -235,7 +235,7 @@ async def test_csrf_and_roles(bot):
 
 
 async def test_stale_schedule_waits_for_confirmation(bot):
-    from bot.bulletin.scheduler import Scheduler
+    from features.bulletin.scheduler import Scheduler
 
     sup = await add_official(bot, "bt.confirm", "ttphhc", "supervisor")
     await add_subscribers(bot.engine, 3, topics=("chung",), start=8000)

@@ -4,12 +4,13 @@ from __future__ import annotations
 from alembic import command
 from sqlalchemy import inspect
 
-from bot.storage.db import alembic_config
+from bot.database import MIGRATIONS_DIR
+from core.storage.db import alembic_config
 
 
 async def test_0004_downgrade_and_upgrade(db_engine):
     def run(sync_conn, target: str, down: bool) -> None:
-        cfg = alembic_config()
+        cfg = alembic_config(MIGRATIONS_DIR)
         cfg.attributes["connection"] = sync_conn
         (command.downgrade if down else command.upgrade)(cfg, target)
 

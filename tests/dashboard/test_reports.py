@@ -59,7 +59,7 @@ async def test_officer_gets_403_on_another_agencys_report_view_and_every_action(
 
 
 def _admin():
-    from bot.feedback.permissions import Actor
+    from features.feedback.permissions import Actor
 
     return Actor(official_id=None, name="test", agency_id="ttphhc", role="admin")
 
@@ -182,7 +182,7 @@ async def test_script_in_citizen_text_is_shown_escaped(bot):
 
 
 async def test_queue_filters_overdue_and_pagination(bot):
-    from bot.web.dashboard.state import DashboardConfig
+    from dashboard.state import DashboardConfig
 
     bot.services.extra["dashboard_config"] = DashboardConfig(page_size=2)
     codes = [(await submit_report(bot, external_id=f"90{i}", category=cat))[1]

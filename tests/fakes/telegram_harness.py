@@ -19,8 +19,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from bot.channels.telegram import TelegramChannel
-from handlers.types import Incoming, Reply
+from channels.telegram import TelegramChannel
+from core.types import Incoming, Reply
 from tests.fakes.telegram_api import FakeTelegramAPI, SentMessage
 
 __all__ = ["TelegramHarness", "telegram_harness"]

@@ -1,11 +1,11 @@
-"""Behaviour tests for faq.engine on a small self-contained FAQ."""
+"""Behaviour tests for vntext.engine on a small self-contained FAQ."""
 from __future__ import annotations
 
 import time
 
 import pytest
 
-from faq.engine import Decision, FaqDoc, FaqEngine, Thresholds
+from vntext.engine import Decision, FaqDoc, FaqEngine, Thresholds
 
 DOCS = [
     FaqDoc("nop-ho-so", "Nộp hồ sơ trực tuyến như thế nào?",

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from faq.engine import FaqEngine
-from faq.evaluate import evaluate, load_docs_from_dir, load_records
+from vntext.engine import FaqEngine
+from features.faq.evaluate import evaluate, load_docs_from_dir, load_records
 
 REPO = Path(__file__).resolve().parents[2]
 CONTENT = REPO / "content"

@@ -1,4 +1,4 @@
-"""Property and example tests for faq.normalize."""
+"""Property and example tests for vntext.normalize."""
 from __future__ import annotations
 
 import time
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from faq.normalize import canonical_token, fold, load_lexicon, normalize, tokens
+from vntext.normalize import canonical_token, fold, load_lexicon, normalize, tokens
 
 VI_CHARS = "aăâbcdđeêghiklmnoôơpqrstuưvxyàáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ"
 vi_word = st.text(alphabet=VI_CHARS + VI_CHARS.upper(), min_size=1, max_size=8)

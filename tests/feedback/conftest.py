@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import pytest
 
-from bot.feedback.permissions import Actor
-from handlers.types import Attachment, Incoming, Reply
+from features.feedback.permissions import Actor
+from core.types import Attachment, Incoming, Reply
 
 
 class RecordingSender:

@@ -1,4 +1,4 @@
-from bot.feedback import codes
+from features.feedback import codes
 
 
 def test_alphabet_is_unambiguous():

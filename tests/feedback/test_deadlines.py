@@ -1,6 +1,6 @@
 import datetime as dt
 
-from bot.feedback.deadlines import WorkCalendar
+from features.feedback.deadlines import WorkCalendar
 
 D = dt.date
 TZ = "Asia/Ho_Chi_Minh"

@@ -5,8 +5,8 @@ import datetime as dt
 from sqlalchemy import func, select
 
 from bot.app import build_bot
-from bot.feedback.models import Attachment, Report
-from bot.storage.models import Interaction
+from features.feedback.models import Attachment, Report
+from core.storage.models import Interaction
 from tests.conftest import make_settings
 from tests.feedback.conftest import Chat
 

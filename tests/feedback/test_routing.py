@@ -1,6 +1,6 @@
-from bot.content.schema import AgencyFile
-from bot.feedback.places import CommuneIndex
-from bot.feedback.routing import route, suggest_categories
+from core.content.schema import AgencyFile
+from features.feedback.places import CommuneIndex
+from features.feedback.routing import route, suggest_categories
 
 AGENCIES = AgencyFile.model_validate({
     "default_agency": "center",

@@ -4,10 +4,10 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from bot.channels.base import Blocked, TransientError
-from bot.feedback.models import AuditEntry, Notification, Report
-from bot.feedback.permissions import Actor, can_act, can_view
-from bot.feedback.service import Forbidden, InvalidInput, InvalidTransition, QueueFilter
+from core.channel import Blocked, TransientError
+from features.feedback.models import AuditEntry, Notification, Report
+from features.feedback.permissions import Actor, can_act, can_view
+from features.feedback.service import Forbidden, InvalidInput, InvalidTransition, QueueFilter
 from tests.feedback.conftest import Chat, officer, receiving_supervisor
 
 

@@ -1,0 +1,652 @@
+"""Telegram adapter: translates python-telegram-bot Updates to ``Incoming`` and ``Reply`` to Bot API calls.
+
+It wraps (never subclasses) a PTB ``Application``:
+
+* polling mode (no ``webhook_url``): ``Application`` + ``Updater.start_polling``;
+* webhook mode: built with ``.updater(None)``; :meth:`TelegramChannel.register_routes` adds a POST route
+  to *our* aiohttp app that checks ``X-Telegram-Bot-Api-Secret-Token`` in constant time and queues the
+  update; ``start()`` calls ``setWebhook(url, secret_token)``;
+* send-only mode (``receive_updates=False``, e.g. ``cchc-bot worker`` processes running beside the main
+  bot): ``start()`` only initialises the Application and its HTTP client (``getMe``). It never calls
+  ``getUpdates``, ``setWebhook``/``deleteWebhook`` or ``setMyCommands`` and adds no route, so it cannot
+  steal the main bot's updates or change its registration; :meth:`send` works as usual.
+
+Updates are processed concurrently, but one chat at a time (per-chat lock), so a user's messages are
+answered in order. Nothing personal (texts, names, phone numbers) is logged; user ids only at DEBUG.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import logging
+import re
+import secrets
+import warnings
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+from telegram import (
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    Update,
+)
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.ext import Application, ContextTypes, TypeHandler
+
+from core.channel import (
+    Blocked,
+    DeliveryError,
+    PermanentError,
+    RateLimited,
+    TransientError,
+    retry_call,
+)
+from core.render import telegram_parts
+from core.types import Attachment, ButtonKind, Incoming, Location, Reply
+
+__all__ = ["ERROR_TEXT", "SECRET_HEADER", "TelegramChannel", "to_incoming"]
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "telegram"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+ERROR_TEXT = "Xin lỗi, hệ thống đang gặp sự cố. Anh/chị vui lòng thử lại sau ít phút."
+CHOOSE_TEXT = "Anh/chị vui lòng chọn một mục bên dưới:"
+SHARE_PHONE_TEXT = "Anh/chị bấm nút bên dưới để chia sẻ số điện thoại."
+ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
+_SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+_URL_SCHEMES = ("http://", "https://", "tg://")
+_MAX_CALLBACK_BYTES = 64
+_NOTICE_LIMIT = 200
+_PAID_METHODS = frozenset({"send_message", "send_photo", "send_contact"})  # accept allow_paid_broadcast
+
+HandleFn = Callable[[Incoming], Awaitable[list[Reply]]]
+BlockedFn = Callable[[str, str], Awaitable[None]]
+
+
+# ---------------------------------------------------------------------------------------------
+# Update -> Incoming
+
+
+def to_incoming(update: Update) -> Incoming | None:
+    """Translate a PTB Update into an Incoming, or None for updates the core does not see
+    (group chats, edits, membership changes...)."""
+    cq = update.callback_query
+    if cq is not None:
+        user = cq.from_user
+        return Incoming(
+            channel=CHANNEL,
+            user_id=str(user.id),
+            display_name=user.full_name,
+            payload=cq.data or "",
+            message_id=f"cb:{cq.id}",
+        )
+    msg = update.message
+    if msg is None or msg.from_user is None or msg.chat.type != "private":
+        return None
+    user = msg.from_user
+    attachments: list[Attachment] = []
+    if msg.photo:
+        p = msg.photo[-1]  # largest size
+        attachments.append(Attachment("photo", p.file_id, mime_type="image/jpeg", size=p.file_size or 0))
+    if msg.document is not None:
+        d = msg.document
+        attachments.append(Attachment("document", d.file_id, d.file_name or "", d.mime_type or "", d.file_size or 0))
+    if msg.sticker is not None:
+        s = msg.sticker
+        mime = "video/webm" if s.is_video else "application/x-tgsticker" if s.is_animated else "image/webp"
+        attachments.append(Attachment("sticker", s.file_id, mime_type=mime, size=s.file_size or 0))
+    for kind, media in (("audio", msg.audio), ("audio", msg.voice), ("video", msg.video),
+                        ("video", msg.video_note), ("video", msg.animation)):
+        if media is not None:
+            attachments.append(Attachment(kind, media.file_id, getattr(media, "file_name", "") or "",
+                                          getattr(media, "mime_type", "") or "", media.file_size or 0))
+    contact_phone = ""
+    if msg.contact is not None:
+        if msg.contact.user_id == user.id:  # the user's own number (request_contact button)
+            contact_phone = msg.contact.phone_number
+        else:  # someone else's card: never treat it as the user's verified phone
+            attachments.append(Attachment("other", mime_type="text/vcard"))
+    location = None
+    loc = msg.location or (msg.venue.location if msg.venue is not None else None)
+    if loc is not None:
+        location = Location(loc.latitude, loc.longitude)
+    text = msg.text or msg.caption or ""
+    if not (text or attachments or contact_phone or location):
+        attachments.append(Attachment("other"))  # poll, dice, game...: let the core say it cannot read it
+    return Incoming(
+        channel=CHANNEL,
+        user_id=str(user.id),
+        display_name=user.full_name,
+        text=text,
+        contact_phone=contact_phone,
+        location=location,
+        attachments=tuple(attachments),
+        message_id=str(msg.message_id),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+
+class _KeyedLocks:
+    """One asyncio.Lock per key, dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def __call__(self, key: str) -> Any:
+        lock, users = self._locks.get(key, (None, 0))
+        if lock is None:
+            lock = asyncio.Lock()
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+
+@dataclass(slots=True)
+class _Op:
+    method: str  # Bot coroutine name: send_message, send_photo, send_contact, edit_message_text
+    kwargs: dict[str, Any]
+    keyboard: bool | None = None  # after success: True = contact keyboard shown, False = removed
+    fallback: _Op | None = None  # for edits: what to send when the edit fails
+    reply: int = 0  # index of the Reply this call belongs to (DeliveryError.delivered on failure)
+
+    @property
+    def has_markup(self) -> bool:
+        return self.kwargs.get("reply_markup") is not None
+
+
+def _retry_seconds(exc: RetryAfter) -> float:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def _translate(exc: TelegramError) -> DeliveryError:
+    """Map a PTB error to our typed errors (messages are Telegram's descriptions, no user data)."""
+    if isinstance(exc, RetryAfter):
+        return RateLimited(_retry_seconds(exc))
+    if isinstance(exc, Forbidden):
+        return Blocked(str(exc))
+    if isinstance(exc, BadRequest):  # (a NetworkError subclass in PTB: test it first)
+        text = str(exc).lower()
+        if "chat not found" in text or "user is deactivated" in text:
+            return Blocked(str(exc))
+        return PermanentError(str(exc))
+    if isinstance(exc, (TimedOut, NetworkError)):
+        return TransientError(f"{type(exc).__name__}: {exc}")
+    return PermanentError(f"{type(exc).__name__}: {exc}")
+
+
+# ---------------------------------------------------------------------------------------------
+# the channel
+
+
+class TelegramChannel:
+    """Telegram channel (see module docstring). Implements ``core.channel.Channel``."""
+
+    channel = CHANNEL
+
+    def __init__(
+        self,
+        token: str,
+        handle: HandleFn | None = None,
+        *,
+        receive_updates: bool = True,
+        api_base_url: str | None = None,
+        api_base_file_url: str | None = None,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+        webhook_path: str = "/telegram/webhook",
+        on_blocked: BlockedFn | None = None,
+        polling_timeout: float = 30.0,
+        commands: Sequence[tuple[str, str]] = (),
+        connect_timeout: float = 5.0,
+        read_timeout: float = 10.0,
+        write_timeout: float = 10.0,
+        pool_timeout: float = 5.0,
+        concurrent_updates: int = 64,
+        connection_pool_size: int = 256,
+        max_attempts: int = 4,
+        retry_base_delay: float = 0.5,
+        retry_max_delay: float = 8.0,
+        max_retry_after: float = 60.0,
+        typing_after: float | None = 1.0,
+    ) -> None:
+        """
+        ``api_base_url`` is PTB's ``base_url`` (the token and ``/method`` are appended, e.g.
+        ``https://api.telegram.org/bot`` or ``FakeTelegramAPI.base_url``); ``api_base_file_url`` defaults
+        to it with ``/bot`` replaced by ``/file/bot``. When the handler takes longer than ``typing_after``
+        seconds the user sees "typing..." (sendChatAction) until it answers; None disables that.
+        ``receive_updates=False``: send-only (see the module docstring); ``handle`` and the webhook and
+        polling settings are then unused, and ``handle`` may be None.
+        """
+        if webhook_secret is not None and not _SECRET_RE.match(webhook_secret):
+            raise ValueError("webhook_secret must be 1-256 characters of A-Z a-z 0-9 _ -")
+        if handle is None and receive_updates:
+            raise ValueError("handle is required unless receive_updates=False")
+        self.receive_updates = receive_updates
+        self._handle = handle
+        self.webhook_url = (webhook_url or None) if receive_updates else None
+        self.webhook_path = webhook_path
+        self._secret = webhook_secret
+        self._on_blocked = on_blocked
+        self.polling_timeout = polling_timeout
+        self.commands = list(commands)
+        self.typing_after = typing_after
+        self._retry = {"max_attempts": max_attempts, "base_delay": retry_base_delay,
+                       "max_delay": retry_max_delay, "max_retry_after": max_retry_after}
+        builder = (
+            Application.builder()
+            .token(token)
+            .connect_timeout(connect_timeout)
+            .read_timeout(read_timeout)
+            .write_timeout(write_timeout)
+            .pool_timeout(pool_timeout)
+            .connection_pool_size(connection_pool_size)
+            .get_updates_connect_timeout(connect_timeout)
+            .get_updates_read_timeout(read_timeout)  # PTB adds the long-poll timeout to this
+            .get_updates_write_timeout(write_timeout)
+            .get_updates_pool_timeout(pool_timeout)
+            .concurrent_updates(concurrent_updates)
+        )
+        if api_base_url:
+            builder = builder.base_url(api_base_url)
+            if api_base_file_url is None and api_base_url.endswith("/bot"):
+                api_base_file_url = api_base_url[: -len("/bot")] + "/file/bot"
+        if api_base_file_url:
+            builder = builder.base_file_url(api_base_file_url)
+        if not receive_updates:
+            builder = builder.updater(None)
+        elif self.webhook_url:
+            builder = builder.updater(None)
+            if webhook_secret is None:
+                log.warning("telegram: webhook without secret token: anyone can post updates")
+        self._app: Application = builder.build()  # type: ignore[type-arg]
+        self._app.add_handler(TypeHandler(Update, self._on_update))
+        self._app.add_error_handler(self._on_error)
+        self._locks = _KeyedLocks()
+        self._keyboard_open: set[str] = set()  # chats showing our request-contact keyboard
+        self._seen: collections.OrderedDict[int, None] = collections.OrderedDict()  # webhook dedup
+        self._listeners: list[Callable[[int], None]] = []
+        self._running = False
+        # httpx logs every request URL at INFO, and the URL contains the bot token.
+        httpx_log = logging.getLogger("httpx")
+        if httpx_log.level == logging.NOTSET:
+            httpx_log.setLevel(logging.WARNING)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    @property
+    def application(self) -> Application:  # type: ignore[type-arg]
+        """The wrapped PTB Application (for tests and diagnostics)."""
+        return self._app
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    @property
+    def mode(self) -> str:
+        """"polling", "webhook" or "send-only"."""
+        if not self.receive_updates:
+            return "send-only"
+        return "webhook" if self.webhook_url else "polling"
+
+    async def start(self) -> None:
+        if self._running:
+            return
+        await self._app.initialize()
+        if not self.receive_updates:
+            # Send-only: the Bot's HTTP client is ready after initialize(); no update processing, no
+            # getUpdates, no setWebhook, no setMyCommands (the receiving process owns those).
+            self._running = True
+            log.info("telegram: started (send-only)")
+            return
+        try:
+            await self._app.start()
+            if self.webhook_url:
+                await self._app.bot.set_webhook(
+                    url=self.webhook_url,
+                    secret_token=self._secret,
+                    allowed_updates=ALLOWED_UPDATES,
+                    drop_pending_updates=False,
+                )
+            else:
+                assert self._app.updater is not None
+                await self._app.updater.start_polling(
+                    timeout=int(self.polling_timeout) if float(self.polling_timeout).is_integer()
+                    else timedelta(seconds=self.polling_timeout),
+                    allowed_updates=ALLOWED_UPDATES,
+                    drop_pending_updates=False,
+                    error_callback=self._polling_error,
+                )
+        except BaseException:
+            await self._shutdown()
+            raise
+        self._running = True
+        if self.commands:
+            try:
+                await self._app.bot.set_my_commands([BotCommand(c, d) for c, d in self.commands])
+            except TelegramError as exc:
+                log.warning("telegram: setMyCommands failed: %s", type(exc).__name__)
+        log.info("telegram: started (%s)", self.mode)
+
+    async def stop(self) -> None:
+        """Stop processing (the webhook stays registered, so a restart loses nothing)."""
+        if not self._running and not self._app.running:
+            return
+        self._running = False
+        await self._shutdown()
+        log.info("telegram: stopped")
+
+    async def _shutdown(self) -> None:
+        try:
+            if self._app.updater is not None and self._app.updater.running:
+                await self._app.updater.stop()
+            if self._app.running:
+                await self._app.stop()
+        finally:
+            await self._app.shutdown()
+
+    def register_routes(self, app: web.Application) -> None:
+        """Add the webhook POST route (webhook mode only; nothing in polling or send-only mode)."""
+        if self.receive_updates and self.webhook_url:
+            app.router.add_post(self.webhook_path, self._webhook)
+
+    def add_update_listener(self, callback: Callable[[int], None]) -> None:
+        """``callback(update_id)`` after each update is fully processed (handled and all replies sent).
+        Used by the test harness to wait for a turn deterministically."""
+        self._listeners.append(callback)
+
+    # -- webhook -----------------------------------------------------------------------------------
+
+    async def _webhook(self, request: web.Request) -> web.Response:
+        header = request.headers.get(SECRET_HEADER)
+        if self._secret is not None:
+            if header is None or not secrets.compare_digest(header.encode(), self._secret.encode()):
+                return web.Response(status=403)
+        elif header is not None:
+            return web.Response(status=403)
+        if not self._running:
+            return web.Response(status=503)  # Telegram retries later
+        try:
+            data = json.loads(await request.read())
+        except (ValueError, UnicodeDecodeError):
+            return web.Response(status=400)
+        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+            return web.Response(status=400)
+        try:
+            update = Update.de_json(data, self._app.bot)
+        except Exception:  # noqa: BLE001 - malformed update objects
+            return web.Response(status=400)
+        if update.update_id in self._seen:  # Telegram re-delivers when our 200 got lost
+            return web.Response(status=200)
+        self._seen[update.update_id] = None
+        while len(self._seen) > 2048:
+            self._seen.popitem(last=False)
+        await self._app.update_queue.put(update)
+        return web.Response(status=200)
+
+    # -- update processing -----------------------------------------------------------------------
+
+    async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        try:
+            await self._process(update)
+        finally:
+            for cb in self._listeners:
+                try:
+                    cb(update.update_id)
+                except Exception:  # a broken listener must not break processing
+                    log.exception("telegram: update listener failed")
+
+    async def _process(self, update: Update) -> None:
+        member = update.my_chat_member
+        if member is not None:
+            if member.chat.type == "private" and member.new_chat_member.status == "kicked":
+                log.debug("telegram: user %s blocked the bot", member.from_user.id)
+                await self._notify_blocked(str(member.chat.id))
+            return
+        incoming = to_incoming(update)
+        cq = update.callback_query
+        if incoming is None:
+            if cq is not None:
+                await self._answer(cq.id, "")
+            return
+        chat = update.effective_chat
+        chat_id = str(chat.id) if chat is not None else incoming.user_id
+        log.debug("telegram: update %s from user %s", update.update_id, incoming.user_id)
+        async with self._locks(chat_id):
+            typing = asyncio.create_task(self._typing(chat_id)) if self.typing_after is not None else None
+            try:
+                assert self._handle is not None  # receiving modes always have one
+                replies = list(await self._handle(incoming))
+            except Exception as exc:  # noqa: BLE001 - the core should never raise; be polite anyway
+                log.error("telegram: handler failed for update %s: %s", update.update_id, type(exc).__name__)
+                replies = [Reply(text=ERROR_TEXT)]
+            finally:
+                if typing is not None:
+                    typing.cancel()
+            if cq is not None:
+                notice = next((r.notice for r in replies if r.notice), "")
+                await self._answer(cq.id, notice)
+            edit_id = cq.message.message_id if cq is not None and cq.message is not None else None
+            try:
+                await self._deliver(chat_id, replies, retry=True, edit_message_id=edit_id)
+            except PermanentError as exc:  # Telegram's description (no user data) helps fix the renderer
+                log.warning("telegram: reply to update %s rejected: %s", update.update_id, str(exc)[:200])
+            except DeliveryError as exc:
+                log.warning("telegram: reply to update %s not delivered: %s", update.update_id, type(exc).__name__)
+
+    async def _typing(self, chat_id: str) -> None:
+        """Show "typing..." while a slow handler works (Telegram shows it for ~5 s per call)."""
+        assert self.typing_after is not None
+        await asyncio.sleep(self.typing_after)
+        while True:
+            try:
+                await self._app.bot.send_chat_action(chat_id, "typing")
+            except TelegramError:
+                return
+            await asyncio.sleep(4.5)
+
+    async def _answer(self, query_id: str, notice: str) -> None:
+        text = notice[:_NOTICE_LIMIT] or None
+        try:
+            await self._app.bot.answer_callback_query(query_id, text=text)
+        except TelegramError as exc:  # expired queries etc.: the spinner just stops by itself
+            log.info("telegram: answerCallbackQuery failed: %s", type(exc).__name__)
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        uid = update.update_id if isinstance(update, Update) else None
+        log.error("telegram: error processing update %s: %s", uid, type(context.error).__name__)
+        log.debug("telegram: error details", exc_info=context.error)
+
+    @staticmethod
+    def _polling_error(exc: TelegramError) -> None:
+        log.warning("telegram: getUpdates failed: %s", type(exc).__name__)
+
+    # -- sending -----------------------------------------------------------------------------------
+
+    async def send(
+        self, user_id: str, replies: Sequence[Reply], *, retry: bool = True, paid_broadcast: bool = False,
+    ) -> None:
+        """Proactive delivery (see ``core.channel.Sender``). Raises DeliveryError subclasses whose
+        ``delivered`` counts the replies that fully arrived before the failure.
+
+        ``paid_broadcast=True`` adds ``allow_paid_broadcast`` to every message: Telegram then lets the bot
+        send up to 1000 messages/s, for a fee in Telegram Stars per message."""
+        if not self._running:
+            raise RuntimeError("TelegramChannel.send() called before start()")
+        chat_id = str(user_id)
+        async with self._locks(chat_id):
+            await self._deliver(chat_id, replies, retry=retry, edit_message_id=None, paid_broadcast=paid_broadcast)
+
+    async def _deliver(
+        self, chat_id: str, replies: Sequence[Reply], *, retry: bool, edit_message_id: int | None,
+        paid_broadcast: bool = False,
+    ) -> None:
+        target: int | str = int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id
+        current = 0  # the reply being delivered: replies before it arrived in full
+        try:
+            for op in self._render(target, replies, edit_message_id):
+                current = op.reply
+                if paid_broadcast and op.method in _PAID_METHODS:
+                    op.kwargs["allow_paid_broadcast"] = True
+                if op.fallback is not None:  # an edit
+                    try:
+                        await self._call(op, retry)
+                    except PermanentError as exc:
+                        if "not modified" in str(exc).lower():
+                            continue
+                        log.debug("telegram: edit failed (%s), sending a new message", exc)
+                        await self._call(op.fallback, retry)
+                    continue
+                await self._call(op, retry)
+                if op.keyboard is True:
+                    self._keyboard_open.add(chat_id)
+                elif op.keyboard is False:
+                    self._keyboard_open.discard(chat_id)
+        except DeliveryError as exc:
+            exc.delivered = current
+            if isinstance(exc, Blocked):
+                await self._notify_blocked(chat_id)
+            raise
+
+    async def _call(self, op: _Op, retry: bool) -> Any:
+        async def attempt() -> Any:
+            try:
+                return await getattr(self._app.bot, op.method)(**op.kwargs)
+            except TelegramError as exc:
+                raise _translate(exc) from None
+
+        if retry:
+            return await retry_call(attempt, **self._retry)  # type: ignore[arg-type]
+        return await attempt()
+
+    async def _notify_blocked(self, user_id: str) -> None:
+        self._keyboard_open.discard(user_id)
+        if self._on_blocked is None:
+            return
+        try:
+            await self._on_blocked(CHANNEL, user_id)
+        except Exception as exc:  # noqa: BLE001 - a storage hiccup must not break delivery
+            log.error("telegram: on_blocked callback failed: %s", type(exc).__name__)
+
+    # -- rendering ---------------------------------------------------------------------------------
+
+    def _render(self, chat_id: int | str, replies: Sequence[Reply], edit_message_id: int | None) -> Iterator[_Op]:
+        keyboard_open = str(chat_id) in self._keyboard_open
+        edit_used = edit_message_id is None
+        for index, reply in enumerate(replies):
+            ops = self._render_one(chat_id, reply)
+            if not ops:
+                continue
+            for op in ops:
+                op.reply = index
+            first = ops[0]
+            if (
+                reply.edit
+                and not edit_used
+                and first.method == "send_message"
+                and not isinstance(first.kwargs.get("reply_markup"), ReplyKeyboardMarkup)
+            ):
+                edit_used = True
+                kwargs = {k: v for k, v in first.kwargs.items() if k != "chat_id"}
+                ops[0] = _Op(
+                    "edit_message_text",
+                    {"chat_id": chat_id, "message_id": edit_message_id, **kwargs},
+                    fallback=first,
+                    reply=index,
+                )
+            if any(op.keyboard for op in ops):
+                keyboard_open = True
+            elif keyboard_open:
+                for op in ops:
+                    # hide the request-contact keyboard at the first chance (edits cannot carry it)
+                    if op.fallback is None and not op.has_markup:
+                        op.kwargs["reply_markup"] = ReplyKeyboardRemove()
+                        op.keyboard = False
+                        keyboard_open = False
+                        break
+            yield from ops
+
+    def _render_one(self, chat_id: int | str, reply: Reply) -> list[_Op]:
+        body = reply.text or ""
+        extra: list[str] = []
+        rows: list[list[InlineKeyboardButton]] = []
+        contact_label = reply.request_contact_label
+        for row in reply.buttons:
+            out: list[InlineKeyboardButton] = []
+            for b in row:
+                if b.kind == ButtonKind.PAYLOAD:
+                    size = len(b.payload.encode("utf-8"))
+                    if b.label and 1 <= size <= _MAX_CALLBACK_BYTES:
+                        out.append(InlineKeyboardButton(b.label, callback_data=b.payload))
+                    else:
+                        log.warning("telegram: dropping button with invalid payload (%d bytes)", size)
+                elif b.kind == ButtonKind.URL:
+                    if b.url.lower().startswith(_URL_SCHEMES):
+                        out.append(InlineKeyboardButton(b.label, url=b.url))
+                    elif b.url:
+                        extra.append(f"{b.label}: {b.url}")
+                elif b.kind == ButtonKind.PHONE:
+                    # Telegram rejects tel: URLs in buttons; a phone number in the text is tappable.
+                    number = b.phone or b.url.removeprefix("tel:")
+                    if number:
+                        extra.append(f"📞 {b.label}: {number}")
+                elif b.kind == ButtonKind.REQUEST_CONTACT:
+                    contact_label = contact_label or b.label
+            if out:
+                rows.append(out)
+        if reply.contact is not None and reply.contact.note:
+            extra.append(reply.contact.note)
+        if extra:
+            body = (body.rstrip() + "\n\n" if body.strip() else "") + "\n".join(extra)
+
+        ops: list[_Op] = []
+        if reply.image_url:
+            ops.append(_Op("send_photo", {"chat_id": chat_id, "photo": reply.image_url}))
+        for part in telegram_parts(body):
+            ops.append(_Op("send_message", {"chat_id": chat_id, "text": part, "parse_mode": ParseMode.HTML}))
+        if reply.contact is not None:
+            ops.append(_Op("send_contact", {"chat_id": chat_id, "phone_number": reply.contact.phone,
+                                            "first_name": reply.contact.name or reply.contact.phone}))
+        if not ops and (rows or contact_label):
+            ops.append(_Op("send_message", {"chat_id": chat_id, "text": CHOOSE_TEXT if rows else SHARE_PHONE_TEXT}))
+        if rows:
+            ops[-1].kwargs["reply_markup"] = InlineKeyboardMarkup(rows)
+        if contact_label:
+            keyboard = ReplyKeyboardMarkup(
+                [[KeyboardButton(contact_label, request_contact=True)]],
+                one_time_keyboard=True,
+                resize_keyboard=True,
+            )
+            if ops[-1].has_markup:
+                ops.append(_Op("send_message", {"chat_id": chat_id, "text": SHARE_PHONE_TEXT}))
+            ops[-1].kwargs["reply_markup"] = keyboard
+            ops[-1].keyboard = True
+        return ops

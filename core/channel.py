@@ -1,0 +1,182 @@
+"""Small interfaces every channel adapter implements, and what the rest of the bot depends on.
+
+* Typed delivery errors (:class:`DeliveryError` and subclasses) so callers never see SDK exceptions.
+* :class:`Sender` / :class:`Channel` protocols.
+* :func:`retry_call` – the bounded retry loop (exponential backoff with full jitter, honouring
+  ``retry_after``) adapters use for ``send(..., retry=True)``.
+* :func:`fallback_text` – a reply as plain text for platforms without buttons or contact cards.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
+
+from core.types import Button, ButtonKind, Reply
+
+if TYPE_CHECKING:  # pragma: no cover
+    from aiohttp import web
+
+__all__ = [
+    "Blocked",
+    "Channel",
+    "DeliveryError",
+    "PermanentError",
+    "RateLimited",
+    "Sender",
+    "TransientError",
+    "fallback_options",
+    "fallback_text",
+    "retry_call",
+]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class DeliveryError(Exception):
+    """A message could not be delivered. Messages never contain personal data.
+
+    ``delivered``: how many of the replies passed to ``Sender.send`` had fully arrived before the failure
+    (set by adapters that know it; 0 means "none, or unknown", i.e. resend everything). The bulletin
+    engine uses it to resume a multi-part issue at the first part that did not arrive.
+    """
+
+    delivered: int = 0
+
+
+class Blocked(DeliveryError):
+    """The user blocked the bot or is unreachable for good (deleted account, chat not found)."""
+
+
+class RateLimited(DeliveryError):
+    """The platform asked us to slow down; wait ``retry_after`` seconds before the next send."""
+
+    def __init__(self, retry_after: float, message: str = "") -> None:
+        self.retry_after = float(retry_after)
+        super().__init__(message or f"rate limited, retry after {self.retry_after:g}s")
+
+
+class TransientError(DeliveryError):
+    """Network error, timeout or 5xx: retrying later may succeed (the message may also have arrived)."""
+
+
+class PermanentError(DeliveryError):
+    """The request itself is wrong (bad markup, too long, invalid button...): retrying cannot help."""
+
+
+@runtime_checkable
+class Sender(Protocol):
+    channel: str
+
+    async def send(
+        self, user_id: str, replies: Sequence[Reply], *, retry: bool = True, paid_broadcast: bool = False,
+    ) -> None:
+        """Deliver ``replies`` to ``user_id`` in order.
+
+        ``retry=True``: transient errors are retried and ``retry_after`` is honoured (bounded attempts,
+        exponential backoff with jitter); whatever still fails is raised as a :class:`DeliveryError`.
+        ``retry=False``: the first failure is raised immediately as a typed error (callers that pace
+        themselves, like the bulletin engine, use this). Adapters that know it set the error's
+        ``delivered`` (replies that fully arrived before the failure).
+        ``paid_broadcast=True``: send as a paid broadcast where the platform has one (Telegram's
+        ``allow_paid_broadcast``: up to 1000 messages/s for a fee); other platforms ignore it. The
+        bulletin engine passes it only for channels configured for it (``delivery.paid_broadcast``).
+        """
+        ...
+
+
+@runtime_checkable
+class Channel(Sender, Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def register_routes(self, app: web.Application) -> None: ...
+
+
+async def retry_call(
+    call: Callable[[], Awaitable[T]],
+    *,
+    max_attempts: int = 4,
+    base_delay: float = 0.5,
+    max_delay: float = 30.0,
+    max_retry_after: float = 60.0,
+    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    rng: Callable[[], float] = random.random,
+) -> T:
+    """Run ``call`` (which raises only :class:`DeliveryError` subclasses) with bounded retries.
+
+    * :class:`TransientError`: sleep ``uniform(0, min(max_delay, base_delay * 2**n))`` (full jitter).
+    * :class:`RateLimited`: sleep ``retry_after`` (+ up to 10 % jitter); if it exceeds
+      ``max_retry_after`` the error is raised at once.
+    * :class:`Blocked` / :class:`PermanentError`: raised at once.
+    After ``max_attempts`` attempts the last error is raised.
+    """
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return await call()
+        except RateLimited as exc:
+            if attempt >= max_attempts or exc.retry_after > max_retry_after:
+                raise
+            delay = exc.retry_after * (1.0 + 0.1 * rng())
+        except TransientError:
+            if attempt >= max_attempts:
+                raise
+            delay = rng() * min(max_delay, base_delay * (2 ** (attempt - 1)))
+        log.debug("delivery attempt %d failed, retrying in %.2fs", attempt, delay)
+        await sleep(delay)
+
+
+# ---------------------------------------------------------------------------------------------
+# text fallback
+
+
+def fallback_options(reply: Reply) -> list[Button]:
+    """The payload buttons of ``reply`` in the order :func:`fallback_text` numbers them (1-based),
+    so a text-only adapter can map the user's "2" back to ``fallback_options(reply)[1].payload``."""
+    return [b for row in reply.buttons for b in row if b.kind == ButtonKind.PAYLOAD and b.payload]
+
+
+def fallback_text(reply: Reply) -> str:
+    """``reply`` as Markdown-subset text for platforms without buttons or contact cards.
+
+    Payload buttons become numbered options ("1. label"), URL and phone buttons "label: url/phone",
+    the contact card "name: phone" (and its note), a request-contact button its label. Render the result
+    with ``core.render.to_plain`` (or another renderer) as usual.
+    """
+    lines: list[str] = []
+    if reply.text.strip():
+        lines.append(reply.text.rstrip())
+    options: list[str] = []
+    links: list[str] = []
+    n = 0
+    for row in reply.buttons:
+        for b in row:
+            if b.kind == ButtonKind.PAYLOAD:
+                if b.payload:
+                    n += 1
+                    options.append(f"{n}. {b.label}")
+            elif b.kind == ButtonKind.URL and b.url:
+                links.append(f"{b.label}: {b.url}")
+            elif b.kind == ButtonKind.PHONE and (b.phone or b.url):
+                links.append(f"{b.label}: {b.phone or b.url}")
+            elif b.kind == ButtonKind.REQUEST_CONTACT:
+                links.append(b.label)
+    if reply.request_contact_label and reply.request_contact_label not in links:
+        links.append(reply.request_contact_label)
+    if reply.contact is not None:
+        card = f"{reply.contact.name}: {reply.contact.phone}"
+        if reply.contact.note:
+            card += f" ({reply.contact.note})"
+        links.append(card)
+    if options:
+        lines.append("\n".join(options))
+    if links:
+        lines.append("\n".join(links))
+    return "\n\n".join(lines)

@@ -1,0 +1,76 @@
+"""Which handler takes a message: commands, button payloads, an active flow, or free text."""
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from core.context import Context
+from core.types import Reply
+
+Handler = Callable[[Context], Awaitable[list[Reply]]]
+# A free-text handler may decline a message (None) so the next one in order gets it.
+TextHandler = Callable[[Context], Awaitable[list[Reply] | None]]
+
+
+@dataclass
+class Router:
+    commands: dict[str, Handler] = field(default_factory=dict)
+    payloads: dict[str, Handler] = field(default_factory=dict)  # by prefix before the first ':'
+    flows: dict[str, Handler] = field(default_factory=dict)
+    # Free-text handlers in ascending order (hotline look-up before the FAQ, ...): the first that does
+    # not decline answers.
+    text_handlers: list[tuple[int, TextHandler]] = field(default_factory=list)
+    # Main-menu entries ("m:<target>" buttons) -> the command that serves them; a target whose feature
+    # does not run gets "menu/unavailable".
+    menu_targets: dict[str, str] = field(default_factory=dict)
+    # Commands shown in the platform's command menu, in order: (command, description key in labels).
+    visible_commands: list[tuple[str, str]] = field(default_factory=list)
+
+    def command(self, *names: str, visible: str | None = None) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            for name in names:
+                self.commands[name] = handler
+            if visible:
+                self.visible_commands.append((names[0], visible))
+            return handler
+
+        return register
+
+    def payload(self, prefix: str) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.payloads[prefix] = handler
+            return handler
+
+        return register
+
+    def flow(self, name: str) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.flows[name] = handler
+            return handler
+
+        return register
+
+    def text(self, handler: TextHandler, *, order: int = 100) -> TextHandler:
+        self.text_handlers.append((order, handler))
+        self.text_handlers.sort(key=lambda item: item[0])
+        return handler
+
+    def menu_target(self, target: str, command: str) -> None:
+        """The main-menu button ``m:<target>`` opens ``/<command>``."""
+        self.menu_targets[target] = command
+
+    async def answer_text(self, ctx: Context) -> list[Reply] | None:
+        """The replies of the first free-text handler that takes the message; None when all decline."""
+        for _, handler in self.text_handlers:
+            replies = await handler(ctx)
+            if replies is not None:
+                return replies
+        return None
+
+    def for_payload(self, payload: str) -> Handler | None:
+        return self.payloads.get(payload.split(":", 1)[0])
+
+
+def payload_args(payload: str) -> list[str]:
+    """'hl:c:so-tu-phap' -> ['c', 'so-tu-phap']."""
+    return payload.split(":")[1:]

@@ -1,0 +1,225 @@
+"""Repositories for the foundation tables: users, dialogue state, interaction log."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.storage.models import DialogueState, Interaction, User, utcnow
+from core.storage.upsert import insert_for
+
+
+@dataclass
+class FlowState:
+    """A user's position in a multi-step flow, detached from the session."""
+
+    flow: str
+    step: str
+    data: dict[str, Any]
+    expires_at: dt.datetime | None = None
+
+
+class _Unchanged:
+    """Marker type: `finish_turn(state=UNCHANGED)` leaves the dialogue state alone."""
+
+
+UNCHANGED = _Unchanged()
+
+
+def _interaction(*, user_id: int | None, channel: str, kind: str, text: str = "", normalized: str = "",
+                 answer: str = "", decision: str = "", score: float | None = None) -> Interaction:
+    return Interaction(user_id=user_id, channel=channel, kind=kind, text=text[:4096], normalized=normalized[:4096],
+                       answer=answer[:128], decision=decision, score=score)
+
+
+class Store:
+    """The foundation's data access. One short transaction per call; safe across workers."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+
+    # users -------------------------------------------------------------------------------------------
+    async def touch_user(self, channel: str, external_id: str, display_name: str = "") -> User:
+        """Create or refresh the user row (one atomic upsert, race-free across workers)."""
+        async with self.sessions.begin() as session:
+            return await self._upsert_user(session, channel, external_id, display_name)
+
+    async def begin_turn(self, channel: str, external_id: str, display_name: str = "") -> tuple[User, FlowState | None]:
+        """What a chat turn needs first: the user and their live flow state, in one READ transaction.
+
+        A known user is only read here; `finish_turn` refreshes last_seen/display_name/blocked_at in the
+        turn's one write transaction (each commit is a disk sync: on SQLite's single writer that, not the
+        query count, bounds throughput). A new user (first message) or an expired state is written here."""
+        async with self.sessions() as session:  # one round trip: the user LEFT JOIN their state
+            found = (await session.execute(
+                select(User, DialogueState).outerjoin(DialogueState, DialogueState.user_id == User.id)
+                .where(User.channel == channel, User.external_id == external_id))).first()
+            user, row = (found[0], found[1]) if found is not None else (None, None)
+            expired = row is not None and row.expires_at is not None and row.expires_at <= utcnow()
+            state = None if row is None or expired else FlowState(row.flow, row.step, dict(row.data or {}),
+                                                                   row.expires_at)
+        if user is None or expired:
+            async with self.sessions.begin() as session:
+                user = await self._upsert_user(session, channel, external_id, display_name)
+                return user, await self._live_state(session, user.id)
+        # what finish_turn will store, as the turn's handlers should already see it
+        user.blocked_at = None
+        if display_name:
+            user.display_name = display_name[:256]
+        return user, state
+
+    async def finish_turn(self, user: User, *, state: FlowState | None | _Unchanged = UNCHANGED,
+                          log: dict[str, Any] | None = None) -> None:
+        """What a chat turn leaves behind, in ONE write transaction: the user's last_seen (display name,
+        no longer blocked), the new flow state (a FlowState to save, None to clear, UNCHANGED to leave it)
+        and the interaction-log row (`log_interaction` keywords, None when already written)."""
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(User).where(User.id == user.id)
+                .values(last_seen=utcnow(), display_name=user.display_name, blocked_at=None))
+            if isinstance(state, FlowState):
+                await self._save_state(session, user.id, state)
+            elif state is None:
+                await session.execute(delete(DialogueState).where(DialogueState.user_id == user.id))
+            if log is not None:  # a plain INSERT: no unit-of-work flush, no id fetched back
+                row = _interaction(**log)
+                await session.execute(insert(Interaction).values(
+                    user_id=row.user_id, channel=row.channel, kind=row.kind, text=row.text, normalized=row.normalized,
+                    answer=row.answer, decision=row.decision, score=row.score, created_at=utcnow()))
+
+    async def _upsert_user(self, session: AsyncSession, channel: str, external_id: str, display_name: str) -> User:
+        """INSERT .. ON CONFLICT DO UPDATE .. RETURNING: one statement creates or refreshes the row, and
+        clears `blocked_at` (they wrote to us again, so they no longer block the bot)."""
+        now = utcnow()
+        set_: dict[str, Any] = {"last_seen": now, "blocked_at": None}
+        if display_name:
+            set_["display_name"] = display_name[:256]
+        stmt = (
+            insert_for(session, User)
+            .values(channel=channel, external_id=external_id, display_name=display_name[:256],
+                    first_seen=now, last_seen=now, memo={})
+            .on_conflict_do_update(index_elements=["channel", "external_id"], set_=set_)
+            .returning(User)
+        )
+        return (await session.scalars(stmt, execution_options={"populate_existing": True})).one()
+
+    async def get_user(self, user_id: int) -> User | None:
+        async with self.sessions() as session:
+            return await session.get(User, user_id)
+
+    async def find_user(self, channel: str, external_id: str) -> User | None:
+        async with self.sessions() as session:
+            return (
+                await session.execute(select(User).where(User.channel == channel, User.external_id == external_id))
+            ).scalar_one_or_none()
+
+    async def set_memo(self, user_id: int, key: str, value: Any) -> None:
+        async with self.sessions.begin() as session:
+            user = await session.get(User, user_id, with_for_update=True)
+            if user is not None:
+                user.memo = {**(user.memo or {}), key: value}
+
+    async def mark_blocked(self, channel: str, external_id: str) -> None:
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(User)
+                .where(User.channel == channel, User.external_id == external_id)
+                .values(blocked_at=utcnow())
+            )
+
+    # dialogue state ----------------------------------------------------------------------------------
+    async def get_state(self, user_id: int) -> FlowState | None:
+        """The user's live flow, or None (an expired one is removed)."""
+        async with self.sessions.begin() as session:
+            return await self._live_state(session, user_id)
+
+    async def _live_state(self, session: AsyncSession, user_id: int) -> FlowState | None:
+        row = await session.get(DialogueState, user_id)
+        if row is None:
+            return None
+        if row.expires_at is not None and row.expires_at <= utcnow():
+            await session.delete(row)
+            return None
+        return FlowState(row.flow, row.step, dict(row.data or {}), row.expires_at)
+
+    async def save_state(self, user_id: int, state: FlowState) -> None:
+        async with self.sessions.begin() as session:
+            await self._save_state(session, user_id, state)
+
+    async def _save_state(self, session: AsyncSession, user_id: int, state: FlowState) -> None:
+        values = {
+            "flow": state.flow, "step": state.step, "data": state.data,
+            "expires_at": state.expires_at, "updated_at": utcnow(),
+        }
+        stmt = insert_for(session, DialogueState.__table__).values(user_id=user_id, version=1, **values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["user_id"],
+            set_={**values, "version": DialogueState.__table__.c.version + 1},
+        )
+        await session.execute(stmt)
+
+    async def clear_state(self, user_id: int) -> None:
+        async with self.sessions.begin() as session:
+            await session.execute(delete(DialogueState).where(DialogueState.user_id == user_id))
+
+    # interaction log ---------------------------------------------------------------------------------
+    async def log_interaction(
+        self,
+        *,
+        user_id: int | None,
+        channel: str,
+        kind: str,
+        text: str = "",
+        normalized: str = "",
+        answer: str = "",
+        decision: str = "",
+        score: float | None = None,
+    ) -> int:
+        async with self.sessions.begin() as session:
+            row = _interaction(user_id=user_id, channel=channel, kind=kind, text=text, normalized=normalized,
+                               answer=answer, decision=decision, score=score)
+            session.add(row)
+            await session.flush()
+            return row.id
+
+    async def rate_interaction(self, interaction_id: int, user_id: int, value: int) -> bool:
+        """Record 👍 (+1) / 👎 (-1) on the user's own interaction; False if it is not theirs."""
+        async with self.sessions.begin() as session:
+            result = await session.execute(
+                update(Interaction)
+                .where(Interaction.id == interaction_id, Interaction.user_id == user_id)
+                .values(feedback=value)
+            )
+            return result.rowcount == 1
+
+    async def unanswered(self, *, since: dt.datetime | None = None, limit: int = 100) -> list[tuple[str, int]]:
+        """Questions the FAQ could not answer, most frequent first.
+
+        The same question typed with and without diacritics ("giá vàng" / "gia vang") counts once, shown
+        in its most frequent spelling, so a province sees real demand when it adds FAQ variants.
+        """
+        from sqlalchemy import func
+
+        from vntext.normalize import fold
+
+        async with self.sessions() as session:
+            stmt = (
+                select(Interaction.normalized, func.count().label("n"))
+                .where(Interaction.kind == "faq", Interaction.decision == "none", Interaction.normalized != "")
+                .group_by(Interaction.normalized)
+            )
+            if since is not None:
+                stmt = stmt.where(Interaction.created_at >= since)
+            rows = [(row[0], int(row[1])) for row in await session.execute(stmt)]
+        merged: dict[str, tuple[int, str, int]] = {}  # folded -> (total, best spelling, its count)
+        for text, count in rows:
+            key = fold(text)
+            total, best, best_count = merged.get(key, (0, text, 0))
+            if count > best_count or (count == best_count and text > best):
+                best, best_count = text, count
+            merged[key] = (total + count, best, best_count)
+        ranked = sorted(merged.values(), key=lambda v: (-v[0], v[1]))
+        return [(best, total) for total, best, _ in ranked[:limit]]

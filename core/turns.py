@@ -1,0 +1,106 @@
+"""The platform-free core: one entry point every channel adapter calls with a normalised message."""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+import time
+from typing import Any
+
+from core.storage.repos import UNCHANGED
+from core.context import Context, Services
+from core.menu import main_menu, stale_button
+from core.router import Router
+from core.types import Incoming, Reply
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 4096
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+# Last resort when even the templates cannot be rendered (a broken pack reload): never show a traceback.
+LAST_RESORT = "Xin lỗi, hệ thống đang bận. Bạn vui lòng thử lại sau ít phút."
+
+
+def clean_text(text: str) -> str:
+    """Drop control and invisible direction characters, cap the length."""
+    return _CONTROL.sub("", text)[:MAX_TEXT].strip()
+
+
+class Core:
+    """Routes each message to a handler; never raises to the adapter."""
+
+    def __init__(self, services: Services, router: Router) -> None:
+        self.services = services
+        self.router = router
+
+    async def handle(self, incoming: Incoming) -> list[Reply]:
+        started = time.perf_counter()
+        try:
+            return await self._handle(incoming)
+        except Exception:
+            log.exception("handler failed: channel=%s kind=%s", incoming.channel, _kind(incoming))
+            try:
+                return [Reply(text=self.services.pack.texts.render("errors/internal"))]
+            except Exception:
+                log.exception("could not render the error message")
+                return [Reply(text=LAST_RESORT)]
+        finally:
+            log.debug("handled %s in %.1f ms", _kind(incoming), (time.perf_counter() - started) * 1000)
+
+    async def _handle(self, incoming: Incoming) -> list[Reply]:
+        """One turn = a read (begin_turn) and ONE write transaction (finish_turn: last_seen, state, log) of the
+        core, plus whatever the feature's own service needs. The state and the log are committed before the
+        replies are returned, so nothing the user is told can be lost."""
+        incoming = dataclasses.replace(incoming, text=clean_text(incoming.text), payload=incoming.payload[:64])
+        store = self.services.store
+        user, state = await store.begin_turn(incoming.channel, incoming.user_id, incoming.display_name)
+        ctx = Context(incoming=incoming, user=user, state=state, services=self.services, defer_writes=True)
+        replies = await self._route(ctx)
+        await store.finish_turn(user, state=ctx.state if ctx.state_changed else UNCHANGED, log=_log_entry(ctx))
+        return replies
+
+    async def _route(self, ctx: Context) -> list[Reply]:
+        incoming, router = ctx.incoming, self.router
+        if incoming.payload:
+            handler = router.for_payload(incoming.payload)
+            return await (handler(ctx) if handler else stale_button(ctx))
+        if incoming.command:
+            handler = router.commands.get(incoming.command)
+            if handler is None:
+                ctx.log_answer = "unknown-command"
+                return [Reply(text=ctx.text("errors/unknown_command", command=incoming.command[:32]),
+                              buttons=main_menu(ctx))]
+            return await handler(ctx)
+        if ctx.state is not None and ctx.state.flow in router.flows:
+            return await router.flows[ctx.state.flow](ctx)
+        if incoming.text and any(ch.isalnum() for ch in incoming.text):
+            replies = await router.answer_text(ctx)
+            if replies is not None:
+                return replies
+        ctx.log_answer = "unsupported"
+        template = "errors/attachment" if (incoming.attachments or incoming.location or incoming.contact_phone) else "errors/no_text"
+        return [Reply(text=ctx.text(template), buttons=main_menu(ctx))]
+
+
+def _log_entry(ctx: Context) -> dict[str, Any] | None:
+    """The turn's interaction-log row (keywords of `Store.log_interaction`), or None when the handler
+    already wrote it itself (`log_kind = "logged"`, e.g. the FAQ, whose rating buttons need the row id)."""
+    incoming = ctx.incoming
+    base = {"user_id": ctx.user.id, "channel": incoming.channel}
+    if ctx.log_fixed is not None:
+        return {**base, **ctx.log_fixed}
+    if ctx.log_kind == "logged":
+        return None
+    return {**base, "kind": ctx.log_kind or _kind(incoming),
+            "text": incoming.text if not incoming.payload else incoming.payload, "answer": ctx.log_answer,
+            "normalized": ctx.log_normalized, "decision": ctx.log_decision, "score": ctx.log_score}
+
+
+def _kind(incoming: Incoming) -> str:
+    if incoming.payload:
+        return "button"
+    if incoming.command:
+        return "command"
+    if incoming.text:
+        return "text"
+    return "attachment" if incoming.attachments else "other"

@@ -1,0 +1,40 @@
+"""The one aiohttp server: Telegram/Zalo webhooks, officials' dashboard, web chat, health and metrics.
+
+Features add routes through `WebFeature` callables so this module stays small (aiohttp-demos style app
+factory with typed AppKeys).
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+from aiohttp import web
+from sqlalchemy import text
+
+from core.context import Services
+
+SERVICES = web.AppKey("services", Services)
+STARTED = web.AppKey("started", float)
+
+WebFeature = Callable[[web.Application], None]
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Liveness plus a database round-trip, for load balancers and `deploy/` health checks."""
+    services = request.app[SERVICES]
+    try:
+        async with services.store.sessions() as session:
+            await session.execute(text("SELECT 1"))
+    except Exception:  # noqa: BLE001 - any database failure means "not healthy"
+        return web.json_response({"status": "error", "database": "unreachable"}, status=503)
+    return web.json_response({"status": "ok", "uptime_s": round(time.monotonic() - request.app[STARTED], 1)})
+
+
+def create_web_app(services: Services, features: Sequence[WebFeature] = ()) -> web.Application:
+    app = web.Application(client_max_size=20 * 1024 * 1024)
+    app[SERVICES] = services
+    app[STARTED] = time.monotonic()
+    app.router.add_get("/healthz", healthz)
+    for feature in features:
+        feature(app)
+    return app

@@ -1,0 +1,68 @@
+"""The dashboard's per-app state (one object under an AppKey) and its configuration."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import jinja2
+from aiohttp import web
+
+from dashboard.accounts import Accounts
+from dashboard.throttle import Throttle
+
+SESSION_MAX_AGE = 8 * 3600  # one working day; the cookie's encryption timestamp enforces it
+
+
+def _flag(value: object) -> bool:
+    return str(value).strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class DashboardConfig:
+    """From CCHC_* variables (Settings.extra): cookies Secure always, trust X-Forwarded-* from a proxy."""
+
+    secure_cookies: bool = False
+    trust_proxy: bool = False
+    page_size: int = 50
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> DashboardConfig:
+        return cls(secure_cookies=_flag(env.get("CCHC_DASHBOARD_SECURE_COOKIES", "")),
+                   trust_proxy=_flag(env.get("CCHC_DASHBOARD_TRUST_PROXY", "")))
+
+
+@dataclass
+class Dashboard:
+    config: DashboardConfig
+    accounts: Accounts
+    throttle: Throttle
+    templates: jinja2.Environment
+    nav: list[Any] = field(default_factory=list)  # registry.NavItem of every mounted page, in order
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+DASHBOARD = web.AppKey("dashboard", Dashboard)
+# Per-request values the middlewares set: the logged-in official (auth.Me or None), the session's CSRF
+# token, and one-time flash messages to show.
+OFFICIAL = web.RequestKey("dashboard_official", object)
+CSRF_TOKEN = web.RequestKey("dashboard_csrf", str)
+FLASH = web.RequestKey("dashboard_flash", list)
+
+
+def dashboard(request: web.Request) -> Dashboard:
+    return request.config_dict[DASHBOARD]
+
+
+def client_ip(request: web.Request) -> str:
+    if dashboard(request).config.trust_proxy:
+        forwarded = request.headers.get("X-Forwarded-For", "")
+        if forwarded:
+            return forwarded.split(",")[0].strip()
+    return request.remote or "unknown"
+
+
+def is_https(request: web.Request) -> bool:
+    if request.secure:
+        return True
+    return dashboard(request).config.trust_proxy and request.headers.get("X-Forwarded-Proto", "") == "https"

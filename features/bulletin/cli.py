@@ -1,0 +1,163 @@
+"""`cchc-bot bulletin import|list|send|schedule|confirm|pause|resume|cancel|status` and `cchc-bot worker`.
+
+`bulletin send N` starts issue N (by its number; `--id` for the database id) now; `--wait` stays and
+delivers in this process, printing progress. `worker` runs only the delivery engine and the scheduler:
+start several (any hosts sharing the database) and they split the broadcast and the channel's cap.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from typing import Any
+
+from core.feature import CliHost
+
+log = logging.getLogger(__name__)
+
+
+async def _service(cli: CliHost, *, senders: bool = False):  # noqa: ANN202
+    """(bot, service) without serving chats; with ``senders`` the channels can send but do not receive
+    (a worker must not take the chats' updates; several workers run beside the main bot)."""
+    settings = cli.settings()
+    pack = cli.pack(settings.content_dir)
+    built = await cli.open_host(settings, pack, senders=senders)
+    return built, built.services.extra["bulletin"]
+
+
+async def _resolve(service: Any, args: argparse.Namespace) -> Any:
+    bulletin = await (service.store.get(args.ref) if args.id else service.store.by_number(args.ref))
+    if bulletin is None:
+        print(f"Không tìm thấy bản tin {'id' if args.id else 'số'} {args.ref}.", file=sys.stderr)
+        raise SystemExit(1)
+    return bulletin
+
+
+def _print_progress(report: dict[str, Any]) -> None:
+    print(json.dumps(report, ensure_ascii=False))
+
+
+def cmd_bulletin(args: argparse.Namespace) -> int:
+    async def main() -> int:
+        built, service = await _service(args.cli, senders=args.action == "send" and args.wait)
+        try:
+            action = args.action
+            if action == "import":
+                r = await service.import_files()
+                print(f"Đã nạp bản tin từ tệp: {r.created} mới, {r.updated} cập nhật, {r.unchanged} không đổi.")
+                return 0
+            if action == "list":
+                for b in await service.store.list(limit=args.limit):
+                    when = b.scheduled_at.isoformat() if b.scheduled_at else "-"
+                    held = " (chờ xác nhận: trễ lịch)" if b.held_at else ""
+                    print(f"{b.id}\tsố {b.number}\t{b.status}{held}\t{when}\t{b.title}")
+                return 0
+            bulletin = await _resolve(service, args)
+            if action == "send":
+                audience = await service.publish_now(bulletin.id)
+                if audience is None and bulletin.status not in ("sending",):
+                    print(f"Không thể gửi: bản tin đang ở trạng thái {bulletin.status}.", file=sys.stderr)
+                    return 1
+                print(f"Bắt đầu gửi số {bulletin.number} tới {audience if audience is not None else '?'} người.",
+                      file=sys.stderr)
+                if args.wait:
+                    engine = service.make_engine()
+                    task = asyncio.create_task(engine.run_until_idle())
+                    while not task.done():
+                        await asyncio.sleep(2)
+                        _print_progress(await service.report(bulletin.id))
+                    await task
+                _print_progress(await service.report(bulletin.id))
+                return 0
+            if action == "schedule":
+                import datetime as dt
+                from zoneinfo import ZoneInfo
+
+                at = None
+                if args.at:
+                    at = dt.datetime.fromisoformat(args.at)
+                    if at.tzinfo is None:
+                        at = at.replace(tzinfo=ZoneInfo(service.zone))
+                    at = at.astimezone(dt.UTC)
+                when = await service.schedule(bulletin.id, at)
+                if when is None:
+                    print(f"Không thể lên lịch: bản tin đang ở trạng thái {bulletin.status}.", file=sys.stderr)
+                    return 1
+                print(f"Đã lên lịch số {bulletin.number} lúc {when.isoformat()}.")
+                return 0
+            ops = {"pause": service.pause, "resume": service.resume, "cancel": service.cancel}
+            if action in ops:
+                ok = await ops[action](bulletin.id)
+                if not ok:
+                    print(f"Không thực hiện được '{action}': bản tin đang ở trạng thái {bulletin.status}.",
+                          file=sys.stderr)
+                    return 1
+                _print_progress(await service.report(bulletin.id))
+                return 0
+            if action == "confirm":
+                if not await service.confirm(bulletin.id, args.by):
+                    print("Bản tin này không chờ xác nhận.", file=sys.stderr)
+                    return 1
+                _print_progress(await service.report(bulletin.id))
+                return 0
+            if action == "status":
+                _print_progress(await service.report(bulletin.id))
+                return 0
+            return 2
+        finally:
+            await args.cli.close_host(built)
+
+    return asyncio.run(main())
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from features.bulletin.scheduler import Scheduler
+
+    async def main() -> None:
+        built, service = await _service(args.cli, senders=True)
+        try:
+            if not service.channels or not any(ch in built.senders for ch in service.channels):
+                print("Không có kênh nào để gửi bản tin (thiếu TELEGRAM_BOT_TOKEN?).", file=sys.stderr)
+                return
+            engine = service.make_engine()
+            tasks = [asyncio.create_task(engine.run())]
+            if not args.no_scheduler:
+                tasks.append(asyncio.create_task(Scheduler(service).run()))
+            print(f"Worker {engine.worker_id}: đang gửi bản tin.", file=sys.stderr)
+            await asyncio.gather(*tasks)
+        finally:
+            await args.cli.close_host(built)
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction, cli: CliHost) -> None:
+    bulletin = sub.add_parser("bulletin", help="bản tin Cải cách hành chính")
+    actions = bulletin.add_subparsers(dest="action", required=True)
+    actions.add_parser("import", help="nạp content/bulletins/*.md vào cơ sở dữ liệu").set_defaults(func=cmd_bulletin, cli=cli)
+    lst = actions.add_parser("list", help="liệt kê bản tin")
+    lst.add_argument("--limit", type=int, default=30)
+    lst.set_defaults(func=cmd_bulletin, cli=cli)
+    helps = {"send": "gửi ngay", "schedule": "lên lịch (mặc định: kỳ phát hành kế tiếp)",
+             "confirm": "xác nhận gửi một số bị trễ lịch", "pause": "tạm dừng gửi", "resume": "tiếp tục gửi",
+             "cancel": "hủy", "status": "tiến độ và báo cáo"}
+    for name, text in helps.items():
+        p = actions.add_parser(name, help=text)
+        p.add_argument("ref", type=int, help="số bản tin (hoặc id với --id)")
+        p.add_argument("--id", action="store_true", help="ref là id trong cơ sở dữ liệu")
+        if name == "send":
+            p.add_argument("--wait", action="store_true", help="gửi trong tiến trình này và chờ xong")
+        if name == "schedule":
+            p.add_argument("--at", help="thời điểm, ví dụ 2026-12-01T08:00 (giờ địa phương)")
+        if name == "confirm":
+            p.add_argument("--by", default="cli", help="người xác nhận")
+        p.set_defaults(func=cmd_bulletin, cli=cli)
+    worker = sub.add_parser("worker", help="chỉ chạy bộ gửi bản tin và bộ lập lịch (nhiều tiến trình được)")
+    worker.add_argument("--no-scheduler", action="store_true")
+    worker.set_defaults(func=cmd_worker, cli=cli)

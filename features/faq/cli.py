@@ -1,0 +1,63 @@
+"""`cchc-bot faq match|eval|unanswered`: the FAQ engine from the terminal, for content editors."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from core.feature import CliHost
+
+
+def _engine(cli: CliHost):  # noqa: ANN202
+    from features.faq.service import FaqService
+
+    directory = Path(os.environ.get("CCHC_CONTENT_DIR") or "content")
+    return FaqService(cli.pack(directory)).engine
+
+
+def cmd_match(args: argparse.Namespace) -> int:
+    from features.faq.evaluate import run_match
+
+    run_match(_engine(args.cli), sys.stdin, sys.stdout)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from features.faq.evaluate import run_eval
+
+    run_eval(_engine(args.cli), Path(args.file), sys.stdout)
+    return 0
+
+
+def cmd_unanswered(args: argparse.Namespace) -> int:
+    from core.storage.db import make_engine, session_factory
+    from core.storage.repos import Store
+
+    settings = args.cli.settings()
+
+    async def main() -> list[tuple[str, int]]:
+        engine = make_engine(settings.database_url)
+        try:
+            return await Store(session_factory(engine)).unanswered(limit=args.limit)
+        finally:
+            await engine.dispose()
+
+    rows = asyncio.run(main())
+    if not rows:
+        print("Chưa có câu hỏi nào bot không trả lời được.")
+    for question, count in rows:
+        print(f"{count}\t{question}")
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction, cli: CliHost) -> None:
+    faq = sub.add_parser("faq", help="hỏi đáp").add_subparsers(dest="faq_command", required=True)
+    faq.add_parser("match", help="đọc câu hỏi từ stdin, in JSON mỗi dòng").set_defaults(func=cmd_match, cli=cli)
+    ev = faq.add_parser("eval", help="đánh giá độ chính xác trên tệp JSONL")
+    ev.add_argument("file")
+    ev.set_defaults(func=cmd_eval, cli=cli)
+    un = faq.add_parser("unanswered", help="các câu hỏi bot chưa trả lời được")
+    un.add_argument("--limit", type=int, default=100)
+    un.set_defaults(func=cmd_unanswered, cli=cli)

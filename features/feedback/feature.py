@@ -1,0 +1,74 @@
+"""The feedback feature (phản ánh, kiến nghị): the report flow in chat, routing, tracking, officials'
+dashboard pages, notifications and ratings.
+
+* install: `services.extra["feedback"]` = FeedbackService; a background task retries undelivered
+  messages to citizens and forgets attachments of abandoned drafts;
+* content: `content/feedback.yaml` (settings) as `pack.extras["feedback"]`, the templates and labels the
+  feature renders are required so a pack missing one fails `cchc-bot content check`;
+* CLI: `cchc-bot feedback ...` (bot/feedback/cli.py).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from core.content.loader import PackSpec
+from core.feature import Feature, Host
+from features.feedback import chat, cli
+from features.feedback.config import load_section
+
+log = logging.getLogger(__name__)
+
+TEMPLATES = (
+    "feedback/start", "feedback/ask_category", "feedback/ask_commune", "feedback/commune_matches",
+    "feedback/commune_none", "feedback/ask_description", "feedback/description_short",
+    "feedback/description_long", "feedback/ask_attachments", "feedback/attachment_saved",
+    "feedback/attachments_full", "feedback/attachment_kind", "feedback/ask_phone", "feedback/consent",
+    "feedback/phone_invalid", "feedback/summary", "feedback/edit_which", "feedback/submitted",
+    "feedback/already_submitted", "feedback/cancelled", "feedback/nothing_to_cancel", "feedback/stale",
+    "feedback/hint", "feedback/routing_reason", "feedback/notify", "feedback/lookup_ask", "feedback/lookup_bad",
+    "feedback/lookup_none", "feedback/lookup_show", "feedback/rate_thanks", "feedback/rate_comment_saved",
+    "feedback/rate_denied", "feedback/reopened", "feedback/reopen_denied", "feedback/submit_failed",
+)
+LABELS = (
+    "fb.cancel", "fb.skip", "fb.done", "fb.unknown_commune", "fb.retype", "fb.send", "fb.edit", "fb.anonymous",
+    "fb.share_phone", "fb.back_summary", "fb.field.category", "fb.field.commune", "fb.field.description",
+    "fb.field.attachments", "fb.field.phone", "fb.continue", "fb.view", "fb.reopen", "fb.my_reports",
+    "fb.rate.1", "fb.rate.2", "fb.rate.3", "fb.rate.4", "fb.rate.5", "fb.new_report", "cmd.feedback",
+    "cmd.lookup", "cmd.cancel",
+    "fb.status.new", "fb.status.accepted", "fb.status.in_progress", "fb.status.resolved", "fb.status.closed",
+    "fb.status.rejected", "fb.status.duplicate",
+)
+
+
+RETRY_EVERY_SECONDS = 30.0
+
+
+def install(host: Host) -> None:
+    from features.feedback.dashboard import PAGE
+    from features.feedback.service import FeedbackService
+
+    service = FeedbackService(host.services)
+    host.services.extra["feedback"] = service
+    host.dashboard_pages.append(PAGE)
+
+    async def worker() -> None:
+        """Retry owed messages and drop abandoned drafts' attachments, forever (cancelled on shutdown)."""
+        while True:
+            try:
+                await service.retry_notifications()
+                await service.expire_drafts()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("feedback background round failed")
+            await asyncio.sleep(RETRY_EVERY_SECONDS)
+
+    host.background.append(worker)
+
+
+FEATURE = Feature(
+    name="feedback", chat=chat.register,
+    content=PackSpec(sections=(("feedback", "feedback.yaml", load_section),), templates=TEMPLATES, labels=LABELS),
+    install=install, cli=cli.add_commands,
+)

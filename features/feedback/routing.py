@@ -1,0 +1,76 @@
+"""Which agency gets a report, and why (the decision and its reason are stored with the report).
+
+Order, first hit wins (all of it data in `content/agencies.yaml`, so a merger or a new commune is a data edit):
+1. `routing:` rules in file order. A rule matches when each condition it sets holds: its `category`, its
+   `commune`, and (when it lists `keywords`) at least one keyword occurring in the description — compared
+   without diacritics, on word boundaries. A rule with only keywords is a keyword hint across categories.
+2. The category's `route_to_commune: true` and a known commune with an agency: the commune's People's Committee.
+3. The category's own `agency`.
+4. The commune's `agency` (categories without an agency of their own).
+5. `default_agency`, the receiving unit (provincial public administration service centre).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from core.content.schema import AgencyFile
+from vntext.normalize import fold
+
+
+@dataclass(frozen=True)
+class RoutingDecision:
+    agency_id: str
+    rule: str  # machine-readable: "rule:3", "category-commune", "category", "commune", "default"
+    reason: str  # the rule's own reason from the pack, or "" (the service renders a standard one)
+    matched_keyword: str = ""
+    params: dict[str, str] = field(default_factory=dict)
+
+
+def _folded(text: str) -> str:
+    return " " + re.sub(r"[^0-9a-z]+", " ", fold(text).lower()).strip() + " "
+
+
+def keyword_hit(keywords: list[str], folded_text: str) -> str:
+    """The first keyword occurring in the (already folded) text on word boundaries, or ''."""
+    for kw in keywords:
+        needle = _folded(kw)
+        if needle.strip() and needle in folded_text:
+            return kw
+    return ""
+
+
+def route(agencies: AgencyFile, category_id: str, commune_id: str | None, description: str = "") -> RoutingDecision:
+    text = _folded(description)
+    category = next((c for c in agencies.categories if c.id == category_id), None)
+    commune = next((c for c in agencies.communes if c.id == commune_id), None) if commune_id else None
+    for i, rule in enumerate(agencies.routing):
+        if rule.category is not None and rule.category != category_id:
+            continue
+        if rule.commune is not None and rule.commune != commune_id:
+            continue
+        hit = ""
+        if rule.keywords:
+            hit = keyword_hit(list(rule.keywords), text)
+            if not hit:
+                continue
+        return RoutingDecision(rule.agency, f"rule:{i}", rule.reason or "", hit,
+                               {"category": category_id, "commune": commune_id or ""})
+    if category is not None and getattr(category, "route_to_commune", False) and commune and commune.agency:
+        return RoutingDecision(commune.agency, "category-commune", "", "", {"category": category_id, "commune": commune.id})
+    if category is not None and category.agency:
+        return RoutingDecision(category.agency, "category", "", "", {"category": category_id})
+    if commune is not None and commune.agency:
+        return RoutingDecision(commune.agency, "commune", "", "", {"commune": commune.id})
+    return RoutingDecision(agencies.default_agency, "default", "", "", {})
+
+
+def suggest_categories(agencies: AgencyFile, text: str, limit: int = 3) -> list[str]:
+    """Category ids whose keywords occur in free text (a hint when the citizen types instead of pressing)."""
+    folded = _folded(text)
+    scored = []
+    for i, cat in enumerate(agencies.categories):
+        hits = sum(1 for kw in cat.keywords if _folded(kw).strip() and _folded(kw) in folded)
+        if hits:
+            scored.append((-hits, i, cat.id))
+    return [cid for _, _, cid in sorted(scored)[:limit]]

@@ -1,0 +1,45 @@
+"""Hotline search from typed text: the Vietnamese-aware matcher indexes the directory's entries, so
+"sdt mot cua" or "đường dây nóng sở tư pháp" find the right number (rebuilt when the pack is reloaded)."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from core.content import ContentPack
+from core.content.schema import Hotline
+from vntext.engine import FaqDoc, FaqEngine
+from vntext.normalize import fold, normalize
+
+log = logging.getLogger(__name__)
+
+# Words (folded) that say "I want a phone number" rather than "how do I...".
+HOTLINE_INTENT = ("duong day nong", "hotline", "so dien thoai", "sdt", "tong dai", "goi cho", "lien he")
+
+
+def hotline_docs(pack: ContentPack) -> list[FaqDoc]:
+    """Every entry, confirmed or not: asking for an agency whose number is still unconfirmed should say
+    so, not answer with a different agency."""
+    return [
+        FaqDoc(id=e.id, title=e.agency, questions=(e.topic, e.agency), keywords=tuple(e.keywords), group=group.id)
+        for group in pack.hotlines.groups
+        for e in group.entries
+    ]
+
+
+class HotlineService:
+    def __init__(self, pack: ContentPack) -> None:
+        self.rebuild(pack)
+
+    def rebuild(self, pack: ContentPack) -> None:
+        self.engine = FaqEngine.build(hotline_docs(pack))
+        self._hotlines = {e.id: e for g in pack.hotlines.groups for e in g.entries}
+        log.info("hotline index built: %d entries", sum(1 for e in self._hotlines.values() if e.phone))
+
+    def find(self, text: str) -> Sequence[Hotline]:
+        """Entries for a text that asks for a number and names who; empty otherwise (the FAQ answers)."""
+        folded = f" {fold(normalize(text))} "
+        if not any(f" {word} " in folded for word in HOTLINE_INTENT):
+            return []
+        decision = self.engine.match(text)
+        ids = [decision.answer_id] if decision.answer_id else list(decision.suggestions)
+        return [self._hotlines[i] for i in ids if i in self._hotlines]
