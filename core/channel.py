@@ -12,15 +12,19 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
 
-from core.types import Button, ButtonKind, Reply
+from core.types import Button, ButtonKind, Incoming, Reply
 
 if TYPE_CHECKING:  # pragma: no cover
     from aiohttp import web
 
 __all__ = [
     "Blocked",
+    "Capabilities",
+    "MIN_PAYLOAD_BYTES",
+    "Submit",
     "Channel",
     "DeliveryError",
     "PermanentError",
@@ -68,6 +72,38 @@ class PermanentError(DeliveryError):
     """The request itself is wrong (bad markup, too long, invalid button...): retrying cannot help."""
 
 
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a channel can show, declared by its adapter; the core renders replies to these limits.
+
+    ``text_limit``: characters of one message (Telegram 4096, Zalo 2000, Messenger 2000);
+    ``markup``: "telegram_html", "plain" or "web_html" (the emitter of ``core.render``);
+    ``max_buttons``: payload buttons one message can carry (more become numbered text options);
+    ``button_label_limit``: characters of a button title; ``payload_bytes``: bytes of a button payload
+    (Telegram's callback_data 64); ``can_edit``: a pressed button's message can be replaced;
+    ``contact_cards``: a phone number can be sent as a contact; ``request_phone``: the platform can ask
+    the user to share their own verified phone number.
+    """
+
+    text_limit: int = 4096
+    markup: str = "plain"
+    max_buttons: int = 100
+    button_label_limit: int = 64
+    payload_bytes: int = 64
+    can_edit: bool = False
+    contact_cards: bool = False
+    request_phone: bool = False
+
+
+# The smallest payload any channel of the product accepts (Telegram's callback_data: 1-64 bytes).
+# Payloads are built by features from content ids, so `content check` enforces this limit too.
+MIN_PAYLOAD_BYTES = 64
+
+# What an adapter hands the core for every event it receives, before it acknowledges the platform:
+# the core stores it durably (the inbox) and runs the turn; the replies come back through `send`.
+Submit = Callable[[Incoming], Awaitable[None]]
+
+
 @runtime_checkable
 class Sender(Protocol):
     channel: str
@@ -91,6 +127,12 @@ class Sender(Protocol):
 
 @runtime_checkable
 class Channel(Sender, Protocol):
+    """A channel adapter: translates platform events to ``Incoming`` (handed to a :data:`Submit`) and
+    ``Reply`` lists to platform calls within its :class:`Capabilities`. Nothing else: no locks, no
+    de-duplication, no Vietnamese text of its own."""
+
+    capabilities: Capabilities
+
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
