@@ -36,6 +36,7 @@ browser:
 	  else echo "chromium missing and apt unavailable: browser tests will skip (outside CI)"; fi; }
 
 test: $(STAMP) browser
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest -q
 
 bench: $(STAMP)

@@ -9,25 +9,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from core.storage.db import PoolSettings
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/cchc.db"
 DEFAULT_TELEGRAM_API = "https://api.telegram.org/bot"
 _SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 _TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
-
-
-@dataclass(frozen=True)
-class PoolSettings:
-    """PostgreSQL connection pool. `capacity` (size + overflow) is how many transactions run at once;
-    channel adapters cap their concurrency at twice it (`core.storage.db.max_concurrent_turns`), so a burst
-    waits in their queue, not on the pool."""
-
-    size: int = 10
-    max_overflow: int = 20
-    timeout: float = 30.0  # seconds a transaction may wait for a free connection before failing
-
-    @property
-    def capacity(self) -> int:
-        return self.size + self.max_overflow
 
 
 class ConfigError(ValueError):

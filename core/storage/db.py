@@ -5,6 +5,7 @@ import asyncio
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,20 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from bot.config import PoolSettings
 
+@dataclass(frozen=True)
+class PoolSettings:
+    """PostgreSQL connection pool. `capacity` (size + overflow) is how many transactions run at once;
+    channel adapters cap their concurrency at twice it (`core.storage.db.max_concurrent_turns`), so a burst
+    waits in their queue, not on the pool."""
+
+    size: int = 10
+    max_overflow: int = 20
+    timeout: float = 30.0  # seconds a transaction may wait for a free connection before failing
+
+    @property
+    def capacity(self) -> int:
+        return self.size + self.max_overflow
 
 
 def make_engine(url: str, *, schema: str | None = None, pool: PoolSettings | None = None,
