@@ -21,6 +21,7 @@ from core.content import ContentPack
 from core.content.loader import load_pack
 from core.context import PackHolder, Services
 from core.feature import Feature, Host
+from core.inbox import Inbox
 from core.storage.db import make_engine, max_concurrent_turns, session_factory
 from core.storage.repos import Store
 from core.turns import Core
@@ -74,6 +75,20 @@ async def build_bot(settings: Settings, *, pack: ContentPack | None = None, migr
     return bot
 
 
+def use_inbox(bot: Bot) -> Inbox:
+    """The process's durable inbox (created once): receiving channels submit to it, and its runner
+    handles the turns and sends the replies for the life of the process."""
+    inbox = bot.services.extra.get("inbox")
+    if inbox is None:
+        inbox = Inbox(bot.services.store.sessions, bot.core.handle, bot.senders,
+                      on_blocked=bot.services.store.mark_blocked,
+                      max_parallel=max_concurrent_turns(bot.engine), dead_after=bot.settings.inbox_dead_after,
+                      keep_days=bot.settings.inbox_keep_days)
+        bot.services.extra["inbox"] = inbox
+        bot.background.append(inbox.run)
+    return inbox
+
+
 def add_telegram(bot: Bot) -> None:
     from channels.telegram import TelegramChannel
 
@@ -81,7 +96,7 @@ def add_telegram(bot: Bot) -> None:
     router = bot.core.router
     commands = [(name, bot.services.pack.texts.label(key)) for name, key in router.visible_commands]
     channel = TelegramChannel(
-        token=s.telegram_token, handle=bot.core.handle, api_base_url=s.telegram_api_base_url,
+        token=s.telegram_token, submit=use_inbox(bot).submit, api_base_url=s.telegram_api_base_url,
         webhook_url=s.telegram_webhook_url, webhook_secret=s.telegram_webhook_secret,
         on_blocked=bot.services.store.mark_blocked, commands=commands,
         concurrent_updates=max_concurrent_turns(bot.engine),

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import dataclasses
 import json
 import logging
 import re
@@ -45,6 +46,8 @@ from telegram.ext import Application, ContextTypes, TypeHandler
 
 from core.channel import (
     Blocked,
+    Capabilities,
+    Submit,
     DeliveryError,
     PermanentError,
     RateLimited,
@@ -89,7 +92,8 @@ def to_incoming(update: Update) -> Incoming | None:
             user_id=str(user.id),
             display_name=user.full_name,
             payload=cq.data or "",
-            message_id=f"cb:{cq.id}",
+            # the callback to answer and the message its button belongs to (edited by an `edit` reply)
+            message_id=f"cb:{cq.id}:{cq.message.message_id if cq.message is not None else ''}",
         )
     msg = update.message
     if msg is None or msg.from_user is None or msg.chat.type != "private":
@@ -210,12 +214,16 @@ class TelegramChannel:
     """Telegram channel (see module docstring). Implements ``core.channel.Channel``."""
 
     channel = CHANNEL
+    capabilities = Capabilities(text_limit=4096, markup="telegram_html", max_buttons=100, button_label_limit=64,
+                                payload_bytes=_MAX_CALLBACK_BYTES, can_edit=True, contact_cards=True,
+                                request_phone=True)
 
     def __init__(
         self,
         token: str,
         handle: HandleFn | None = None,
         *,
+        submit: Submit | None = None,
         receive_updates: bool = True,
         api_base_url: str | None = None,
         api_base_file_url: str | None = None,
@@ -247,8 +255,13 @@ class TelegramChannel:
         """
         if webhook_secret is not None and not _SECRET_RE.match(webhook_secret):
             raise ValueError("webhook_secret must be 1-256 characters of A-Z a-z 0-9 _ -")
-        if handle is None and receive_updates:
-            raise ValueError("handle is required unless receive_updates=False")
+        if handle is None and submit is None and receive_updates:
+            raise ValueError("submit (or handle) is required unless receive_updates=False")
+        # With `submit` (the core's durable inbox) every update is stored before Telegram is acknowledged
+        # (webhook: before the 200; polling: before the next getUpdates offset) and the replies come back
+        # through `send`. `handle` (answer in process, no inbox) is kept for the terminal-style harness.
+        self._submit = submit
+        self._poller: asyncio.Task[None] | None = None
         self.receive_updates = receive_updates
         self._handle = handle
         self.webhook_url = (webhook_url or None) if receive_updates else None
@@ -282,8 +295,8 @@ class TelegramChannel:
             builder = builder.base_file_url(api_base_file_url)
         if not receive_updates:
             builder = builder.updater(None)
-        elif self.webhook_url:
-            builder = builder.updater(None)
+        elif self.webhook_url or submit is not None:
+            builder = builder.updater(None)  # with submit, polling is our own loop (offset after storing)
             if webhook_secret is None:
                 log.warning("telegram: webhook without secret token: anyone can post updates")
         self._app: Application = builder.build()  # type: ignore[type-arg]
@@ -336,6 +349,9 @@ class TelegramChannel:
                     allowed_updates=ALLOWED_UPDATES,
                     drop_pending_updates=False,
                 )
+            elif self._submit is not None:
+                await self._app.bot.delete_webhook(drop_pending_updates=False)
+                self._poller = asyncio.create_task(self._poll())
             else:
                 assert self._app.updater is not None
                 await self._app.updater.start_polling(
@@ -365,6 +381,10 @@ class TelegramChannel:
         log.info("telegram: stopped")
 
     async def _shutdown(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            await asyncio.gather(self._poller, return_exceptions=True)
+            self._poller = None
         try:
             if self._app.updater is not None and self._app.updater.running:
                 await self._app.updater.stop()
@@ -404,6 +424,9 @@ class TelegramChannel:
             update = Update.de_json(data, self._app.bot)
         except Exception:  # noqa: BLE001 - malformed update objects
             return web.Response(status=400)
+        if self._submit is not None:
+            await self._store(update)  # durable before the 200; duplicates are dropped by the inbox
+            return web.Response(status=200)
         if update.update_id in self._seen:  # Telegram re-delivers when our 200 got lost
             return web.Response(status=200)
         self._seen[update.update_id] = None
@@ -413,6 +436,41 @@ class TelegramChannel:
         return web.Response(status=200)
 
     # -- update processing -----------------------------------------------------------------------
+
+    async def _store(self, update: Update) -> None:
+        """Hand a received update to the core's inbox (raises when it could not be stored: the webhook
+        then answers 500 and Telegram delivers it again; polling does not advance its offset)."""
+        assert self._submit is not None
+        member = update.my_chat_member
+        if member is not None:
+            if member.chat.type == "private" and member.new_chat_member.status == "kicked":
+                await self._notify_blocked(str(member.chat.id))
+            return
+        incoming = to_incoming(update)
+        if incoming is None:
+            if update.callback_query is not None:
+                await self._answer(update.callback_query.id, "")
+            return
+        await self._submit(dataclasses.replace(incoming, message_id=f"u{update.update_id}|{incoming.message_id}"))
+
+    async def _poll(self) -> None:
+        """getUpdates long polling that acknowledges (the next offset) only what the inbox has stored."""
+        offset: int | None = None
+        delay = 1.0
+        while True:
+            try:
+                updates = await self._app.bot.get_updates(
+                    offset=offset, timeout=int(self.polling_timeout), allowed_updates=ALLOWED_UPDATES)
+                for update in updates:
+                    await self._store(update)
+                    offset = update.update_id + 1
+                delay = 1.0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - network or storage trouble: back off, try again
+                log.warning("telegram: getUpdates/store failed: %s", type(exc).__name__)
+                await asyncio.sleep(delay)
+                delay = min(30.0, delay * 2)
 
     async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         try:
@@ -493,6 +551,7 @@ class TelegramChannel:
 
     async def send(
         self, user_id: str, replies: Sequence[Reply], *, retry: bool = True, paid_broadcast: bool = False,
+        reply_to: str = "",
     ) -> None:
         """Proactive delivery (see ``core.channel.Sender``). Raises DeliveryError subclasses whose
         ``delivered`` counts the replies that fully arrived before the failure.
@@ -502,8 +561,14 @@ class TelegramChannel:
         if not self._running:
             raise RuntimeError("TelegramChannel.send() called before start()")
         chat_id = str(user_id)
+        edit_id: int | None = None
+        callback = reply_to.split("|", 1)[-1]
+        if callback.startswith("cb:"):  # the reply to a button press: stop its spinner, edit its message
+            _, query_id, message_id = (callback.split(":", 2) + ["", ""])[:3]
+            await self._answer(query_id, next((r.notice for r in replies if r.notice), ""))
+            edit_id = int(message_id) if message_id.isdigit() else None
         async with self._locks(chat_id):
-            await self._deliver(chat_id, replies, retry=retry, edit_message_id=None, paid_broadcast=paid_broadcast)
+            await self._deliver(chat_id, replies, retry=retry, edit_message_id=edit_id, paid_broadcast=paid_broadcast)
 
     async def _deliver(
         self, chat_id: str, replies: Sequence[Reply], *, retry: bool, edit_message_id: int | None,

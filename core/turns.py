@@ -5,15 +5,20 @@ import dataclasses
 import logging
 import re
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from core.storage.repos import UNCHANGED
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.storage.repos import UNCHANGED, StaleTurn
 from core.context import Context, Services
 from core.menu import main_menu, stale_button
 from core.router import Router
 from core.types import Incoming, Reply
 
 log = logging.getLogger(__name__)
+
+AlsoWithReplies = Callable[[AsyncSession, list[Reply]], Awaitable[None]]
 
 MAX_TEXT = 4096
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
@@ -33,10 +38,16 @@ class Core:
         self.services = services
         self.router = router
 
-    async def handle(self, incoming: Incoming) -> list[Reply]:
+    async def handle(self, incoming: Incoming, *, also: AlsoWithReplies | None = None) -> list[Reply]:
+        """The replies to ``incoming``. ``also(session, replies)`` runs inside the turn's closing write
+        transaction (the inbox marks the event done and stores the replies owed there); it is not called
+        when the turn failed, whose replies are then the polite error message. :class:`StaleTurn` is
+        raised, not answered: the caller runs the turn again."""
         started = time.perf_counter()
         try:
-            return await self._handle(incoming)
+            return await self._handle(incoming, also)
+        except StaleTurn:
+            raise
         except Exception:
             log.exception("handler failed: channel=%s kind=%s", incoming.channel, _kind(incoming))
             try:
@@ -47,7 +58,7 @@ class Core:
         finally:
             log.debug("handled %s in %.1f ms", _kind(incoming), (time.perf_counter() - started) * 1000)
 
-    async def _handle(self, incoming: Incoming) -> list[Reply]:
+    async def _handle(self, incoming: Incoming, also: AlsoWithReplies | None = None) -> list[Reply]:
         """One turn = a read (begin_turn) and ONE write transaction (finish_turn: last_seen, state, log) of the
         core, plus whatever the feature's own service needs. The state and the log are committed before the
         replies are returned, so nothing the user is told can be lost."""
@@ -56,7 +67,8 @@ class Core:
         user, state = await store.begin_turn(incoming.channel, incoming.user_id, incoming.display_name)
         ctx = Context(incoming=incoming, user=user, state=state, services=self.services, defer_writes=True)
         replies = await self._route(ctx)
-        await store.finish_turn(user, state=ctx.state if ctx.state_changed else UNCHANGED, log=_log_entry(ctx))
+        await store.finish_turn(user, state=ctx.state if ctx.state_changed else UNCHANGED, log=_log_entry(ctx),
+                                also=(lambda session: also(session, replies)) if also is not None else None)
         return replies
 
     async def _route(self, ctx: Context) -> list[Reply]:

@@ -1,6 +1,7 @@
 """The whole bot on Telegram: the real Application, the real core, the fake Bot API on loopback."""
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 
 from aiohttp.test_utils import TestClient, TestServer
@@ -61,6 +62,7 @@ async def test_webhook_checks_the_secret(bot_sqlite) -> None:
         add_telegram(bot)
         [channel] = bot.channels
         await channel.start()
+        runner = asyncio.create_task(bot.services.extra["inbox"].run())
         try:
             assert api.webhook["url"] == "https://bot.example.vn/telegram/webhook"
             async with TestClient(TestServer(bot.web_app())) as client:
@@ -76,7 +78,15 @@ async def test_webhook_checks_the_secret(bot_sqlite) -> None:
                 assert ok.status == 200
                 messages = await api.wait_for(USER, 1, timeout=5)
                 assert "Quảng Ngãi" in messages[0].plain
+                # Telegram delivers the same update again (our 200 got lost): stored once, answered once
+                again = await client.post("/telegram/webhook", json=update,
+                                          headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"})
+                assert again.status == 200
+                await bot.services.extra["inbox"].run_until_idle()
+                assert len(api.sent_to(USER)) == 1
                 health = await client.get("/healthz")
                 assert health.status == 200 and (await health.json())["status"] == "ok"
         finally:
+            runner.cancel()
+            await asyncio.gather(runner, return_exceptions=True)
             await channel.stop()

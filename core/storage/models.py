@@ -53,6 +53,9 @@ class User(Base):
     blocked_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     # Small per-user memory that outlives flows (e.g. the last slogan shown).
     memo: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Bumped by every turn's closing write, which checks it still has the value the turn read: two
+    # processes can never both write the same user's turn (the loser's transaction is rolled back).
+    turn_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class DialogueState(Base):
@@ -89,3 +92,66 @@ class Interaction(Base):
     score: Mapped[float | None] = mapped_column(Float, default=None)
     feedback: Mapped[int | None] = mapped_column(Integer, default=None)  # +1 / -1 "was this helpful"
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class InboxEvent(Base):
+    """An event a channel received, stored before the platform is acknowledged (see core/inbox.py).
+
+    ``status``: pending (not handled yet, or handled by a process that died), done, parked (failed;
+    ``error`` says why). ``user_key`` = channel + ":" + the platform's user id: one user's events are
+    handled one at a time in ``id`` order. ``claimed_by``: the process handling it now.
+    """
+
+    __tablename__ = "inbox_events"
+    __table_args__ = (
+        UniqueConstraint("channel", "event_id", name="uq_inbox_channel_event"),
+        Index("ix_inbox_pending", "status", "user_key", "id"),
+        Index("ix_inbox_received", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    event_id: Mapped[str] = mapped_column(String(160))
+    user_key: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    error: Mapped[str] = mapped_column(String(200), default="")
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    handled_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+class OutboxMessage(Base):
+    """Replies owed to a user, written in the same transaction that finishes the turn (or by a feature
+    for later messages), sent by any live process; a row is the checkpoint of its delivery.
+
+    ``status``: pending, sent, failed (``error``); ``reply_to`` is the platform message a reply answers.
+    """
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (Index("ix_outbox_pending", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16), default="reply")
+    reply_to: Mapped[str] = mapped_column(String(160), default="")
+    replies: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    error: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+class Process(Base):
+    """A live bot or worker process: its heartbeat says it still holds its claims. Claims of a process
+    whose heartbeat stopped are taken over by the others within seconds."""
+
+    __tablename__ = "processes"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    heartbeat_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
@@ -27,6 +28,14 @@ class _Unchanged:
 
 
 UNCHANGED = _Unchanged()
+
+
+class StaleTurn(Exception):
+    """Another process finished a turn of this user after this turn began: this turn's writes were rolled
+    back (the inbox runs it again on the fresh state)."""
+
+
+AlsoInTurn = Callable[[AsyncSession], Awaitable[None]]
 
 
 def _interaction(*, user_id: int | None, channel: str, kind: str, text: str = "", normalized: str = "",
@@ -72,14 +81,22 @@ class Store:
         return user, state
 
     async def finish_turn(self, user: User, *, state: FlowState | None | _Unchanged = UNCHANGED,
-                          log: dict[str, Any] | None = None) -> None:
+                          log: dict[str, Any] | None = None, also: AlsoInTurn | None = None) -> None:
         """What a chat turn leaves behind, in ONE write transaction: the user's last_seen (display name,
-        no longer blocked), the new flow state (a FlowState to save, None to clear, UNCHANGED to leave it)
-        and the interaction-log row (`log_interaction` keywords, None when already written)."""
+        no longer blocked), the new flow state (a FlowState to save, None to clear, UNCHANGED to leave it),
+        the interaction-log row (`log_interaction` keywords, None when already written) and whatever
+        ``also(session)`` writes (the inbox: the event done and the replies owed).
+
+        Raises :class:`StaleTurn` (and writes nothing) when another turn of this user committed since
+        ``begin_turn`` read ``user.turn_seq``."""
         async with self.sessions.begin() as session:
-            await session.execute(
-                update(User).where(User.id == user.id)
-                .values(last_seen=utcnow(), display_name=user.display_name, blocked_at=None))
+            done = await session.execute(
+                update(User).where(User.id == user.id, User.turn_seq == user.turn_seq)
+                .values(last_seen=utcnow(), display_name=user.display_name, blocked_at=None,
+                        turn_seq=User.turn_seq + 1))
+            if done.rowcount != 1:
+                raise StaleTurn(f"user {user.id}")
+            user.turn_seq += 1
             if isinstance(state, FlowState):
                 await self._save_state(session, user.id, state)
             elif state is None:
@@ -89,6 +106,8 @@ class Store:
                 await session.execute(insert(Interaction).values(
                     user_id=row.user_id, channel=row.channel, kind=row.kind, text=row.text, normalized=row.normalized,
                     answer=row.answer, decision=row.decision, score=row.score, created_at=utcnow()))
+            if also is not None:
+                await also(session)
 
     async def _upsert_user(self, session: AsyncSession, channel: str, external_id: str, display_name: str) -> User:
         """INSERT .. ON CONFLICT DO UPDATE .. RETURNING: one statement creates or refreshes the row, and
