@@ -36,7 +36,6 @@ from sqlalchemy.orm import aliased
 from core.channel import Blocked, DeliveryError, PermanentError, Sender
 from core.codec import incoming_from_dict, incoming_to_dict, reply_from_dict, reply_to_dict
 from core.storage.models import InboxEvent, OutboxMessage, Process, utcnow
-from core.storage.repos import StaleTurn
 from core.storage.upsert import insert_for
 from core.types import Incoming, Reply
 
@@ -210,14 +209,7 @@ class Inbox:
                                   .values(status="done", handled_at=self.clock(), claimed_by=None))
             outbox_id.append(await self._owe(session, incoming, replies))
 
-        replies: list[Reply] = []
-        for _ in range(3):
-            try:
-                replies = await self.handle(incoming, also=also)
-                break
-            except StaleTurn:  # another process wrote this user's turn meanwhile: run on the fresh state
-                outbox_id.clear()
-                continue
+        replies = await self.handle(incoming, also=also)  # a lost race is run again inside
         if not outbox_id:  # the turn failed: its replies are the polite error message
             outbox_id.append(await self._park(row_id, incoming, "xử lý lỗi", replies))
         await self._send(outbox_id[0], incoming.channel, incoming.user_id, replies, incoming.message_id)

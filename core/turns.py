@@ -18,6 +18,7 @@ from core.types import Incoming, Reply
 
 log = logging.getLogger(__name__)
 
+STALE_RETRIES = 5  # the same user's turns run concurrently only outside the inbox (tests, the terminal)
 AlsoWithReplies = Callable[[AsyncSession, list[Reply]], Awaitable[None]]
 
 MAX_TEXT = 4096
@@ -41,13 +42,16 @@ class Core:
     async def handle(self, incoming: Incoming, *, also: AlsoWithReplies | None = None) -> list[Reply]:
         """The replies to ``incoming``. ``also(session, replies)`` runs inside the turn's closing write
         transaction (the inbox marks the event done and stores the replies owed there); it is not called
-        when the turn failed, whose replies are then the polite error message. :class:`StaleTurn` is
-        raised, not answered: the caller runs the turn again."""
+        when the turn failed, whose replies are then the polite error message. A turn that lost the race
+        for the user's state to another process (:class:`StaleTurn`) is run again on the fresh state."""
         started = time.perf_counter()
         try:
+            for _ in range(STALE_RETRIES - 1):
+                try:
+                    return await self._handle(incoming, also)
+                except StaleTurn:
+                    log.debug("turn of %s lost the race for the user's state; running it again", incoming.channel)
             return await self._handle(incoming, also)
-        except StaleTurn:
-            raise
         except Exception:
             log.exception("handler failed: channel=%s kind=%s", incoming.channel, _kind(incoming))
             try:
