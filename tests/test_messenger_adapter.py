@@ -544,3 +544,19 @@ def test_render_reply_is_pure_and_within_limits() -> None:
     assert render_reply(reply) == messages
     # invalid payloads (empty or over 1000 characters) are dropped rather than rejected by Meta
     assert "quick_replies" not in render_reply(Reply(text="t", buttons=[[Button("a", "")], [Button("b", "p" * 1001)]]))[-1]
+
+
+async def test_retry_call_raises_outside_window_and_token_invalid_at_once() -> None:
+    from core.channel import retry_call
+
+    for error in (OutsideWindow("outside"), TokenInvalid("revoked")):
+        calls = 0
+
+        async def call(error: Exception = error) -> None:
+            nonlocal calls
+            calls += 1
+            raise error
+
+        with pytest.raises(type(error)):
+            await retry_call(call, sleep=lambda _: asyncio.sleep(0))
+        assert calls == 1
