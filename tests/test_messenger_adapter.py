@@ -521,6 +521,10 @@ async def test_download_limits_and_errors(m: Env) -> None:
         await m.channel.download(Attachment("document", m.api.base_url + "/cdn/missing"))
     with pytest.raises(PermanentError, match="host"):
         await m.channel.download(Attachment("document", "https://evil.example/x.pdf"))
+    hop = f"{m.api.base_url}/redirect?to="
+    assert await m.channel.download(Attachment("document", hop + "/cdn/flaky.bin")) == b"ok"
+    with pytest.raises(PermanentError, match="redirected"):
+        await m.channel.download(Attachment("document", hop + "https://evil.example/x.pdf"))
     with pytest.raises(PermanentError, match="host"):
         await m.channel.download(Attachment("document", "file:///etc/passwd"))
 

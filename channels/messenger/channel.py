@@ -32,6 +32,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import aiohttp
+import yarl
 from aiohttp import web
 
 from core.channel import (
@@ -632,36 +633,46 @@ class MessengerChannel:
     async def download(self, attachment: Attachment) -> bytes:
         """The bytes of an incoming attachment (its ``file_id`` is Meta's CDN URL).
 
-        Only https URLs on Meta's CDN hosts (``download_hosts``) are fetched; at most ``download_max_bytes``
-        are read (a larger file raises PermanentError); timeouts and 5xx are retried with backoff
-        (TransientError when they persist); 4xx (an expired CDN link) raises PermanentError.
+        Only https URLs on Meta's CDN hosts (``download_hosts``) are fetched, redirects included (at most
+        3, each checked); at most ``download_max_bytes`` are read (a larger file raises PermanentError);
+        timeouts and 5xx are retried with backoff (TransientError when they persist); other 4xx (an expired
+        CDN link) raise PermanentError.
         """
         session = self._session
         if session is None:
             raise RuntimeError("MessengerChannel.download() called before start()")
-        url = attachment.file_id
-        if not self._download_allowed(url):
+        if not self._download_allowed(attachment.file_id):
             raise PermanentError("attachment URL is not on an allowed host")
         limit = self.download_max_bytes
 
         async def attempt() -> bytes:
+            url = attachment.file_id
             try:
-                async with session.get(url, timeout=self._download_timeout, allow_redirects=False) as resp:
-                    if resp.status >= 500 or resp.status == 429:
-                        raise TransientError(f"attachment download: HTTP {resp.status}")
-                    if resp.status != 200:
-                        raise PermanentError(f"attachment download: HTTP {resp.status}")
-                    if resp.content_length is not None and resp.content_length > limit:
-                        raise PermanentError(f"attachment larger than {limit} bytes")
-                    chunks: list[bytes] = []
-                    size = 0
-                    async for chunk in resp.content.iter_chunked(64 * 1024):
-                        size += len(chunk)
-                        if size > limit:
+                for _ in range(4):
+                    async with session.get(url, timeout=self._download_timeout, allow_redirects=False) as resp:
+                        if resp.status in (301, 302, 303, 307, 308):
+                            url = str(resp.url.join(yarl.URL(resp.headers.get("Location", ""))))
+                            if not self._download_allowed(url):
+                                raise PermanentError("attachment redirected to a host that is not allowed")
+                            continue
+                        if resp.status >= 500 or resp.status == 429:
+                            raise TransientError(f"attachment download: HTTP {resp.status}")
+                        if resp.status != 200:
+                            raise PermanentError(f"attachment download: HTTP {resp.status}")
+                        if resp.content_length is not None and resp.content_length > limit:
                             raise PermanentError(f"attachment larger than {limit} bytes")
-                        chunks.append(chunk)
-                    return b"".join(chunks)
+                        chunks: list[bytes] = []
+                        size = 0
+                        async for chunk in resp.content.iter_chunked(64 * 1024):
+                            size += len(chunk)
+                            if size > limit:
+                                raise PermanentError(f"attachment larger than {limit} bytes")
+                            chunks.append(chunk)
+                        return b"".join(chunks)
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
                 raise TransientError(f"attachment download failed: {type(exc).__name__}") from None
+            except ValueError:  # an unparsable redirect
+                raise PermanentError("attachment download: bad redirect") from None
+            raise PermanentError("attachment download: too many redirects")
 
         return await retry_call(attempt, **self._retry)  # type: ignore[arg-type]

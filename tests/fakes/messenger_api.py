@@ -129,6 +129,7 @@ class FakeGraphAPI:
         app = web.Application()
         app.router.add_route("*", "/{version}/{path:.*}", self._graph)
         app.router.add_get("/cdn/{name}", self._cdn)
+        app.router.add_get("/redirect", self._redirect)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -316,6 +317,10 @@ class FakeGraphAPI:
                         raise _bad("param message[quick_replies][payload] must be 1 to 1000 characters")
                 elif ctype not in ("user_phone_number", "user_email"):
                     raise _bad("param message[quick_replies][content_type] must be one of {text, user_phone_number, user_email}")
+
+    async def _redirect(self, request: web.Request) -> web.Response:
+        """``/redirect?to=<url>``: a 302 to ``to`` (CDN links that redirect, or redirect elsewhere)."""
+        raise web.HTTPFound(request.query["to"])
 
     async def _cdn(self, request: web.Request) -> web.StreamResponse:
         """Attachment files; ``?stream=1`` answers without Content-Length (the reader must count)."""
