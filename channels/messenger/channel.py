@@ -236,12 +236,6 @@ def _e164(phone: str, country_code: str) -> str:
 
 
 @dataclass(slots=True)
-class _Message:
-    message: dict[str, Any]
-    reply: int = 0  # index of the Reply it belongs to
-
-
-@dataclass(slots=True)
 class _Parts:
     body: str = ""
     extra: list[str] = field(default_factory=list)
