@@ -24,12 +24,14 @@ __all__ = [
     "Blocked",
     "Capabilities",
     "MIN_PAYLOAD_BYTES",
+    "OutsideWindow",
     "Submit",
     "Channel",
     "DeliveryError",
     "PermanentError",
     "RateLimited",
     "Sender",
+    "TokenInvalid",
     "TransientError",
     "fallback_options",
     "fallback_text",
@@ -70,6 +72,15 @@ class TransientError(DeliveryError):
 
 class PermanentError(DeliveryError):
     """The request itself is wrong (bad markup, too long, invalid button...): retrying cannot help."""
+
+
+class TokenInvalid(PermanentError):
+    """The channel's credentials (e.g. a Page access token) expired or were revoked: nothing can be sent
+    until an operator configures a new one. Adapters report it through their readiness check too."""
+
+
+class OutsideWindow(DeliveryError):
+    """The platform accepts no message to this person now (outside its reply window); defer until they write."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +166,7 @@ async def retry_call(
     * :class:`TransientError`: sleep ``uniform(0, min(max_delay, base_delay * 2**n))`` (full jitter).
     * :class:`RateLimited`: sleep ``retry_after`` (+ up to 10 % jitter); if it exceeds
       ``max_retry_after`` the error is raised at once.
-    * :class:`Blocked` / :class:`PermanentError`: raised at once.
+    * :class:`Blocked` / :class:`PermanentError` / :class:`OutsideWindow`: raised at once.
     After ``max_attempts`` attempts the last error is raised.
     """
     attempt = 0
