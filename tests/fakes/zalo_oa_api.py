@@ -316,11 +316,16 @@ class FakeZaloOA:
         async with self._client.post(self.webhook_url, data=raw, headers=hdrs) as resp:
             return resp.status
 
-    async def _user_message(self, event_name: str, user_id: str, message: dict[str, Any]) -> tuple[int, str]:
+    def user_wrote(self, user_id: str) -> str:
+        """Record that the citizen wrote to the OA (without posting the event); returns the msg_id."""
         msg_id = f"m{next(self._ids)}-{secrets.token_hex(4)}"
         now = self.now()
         self._messages[msg_id] = _UserMessage(user_id, now)
         self.user(user_id).last_interaction = now
+        return msg_id
+
+    async def _user_message(self, event_name: str, user_id: str, message: dict[str, Any]) -> tuple[int, str]:
+        msg_id = self.user_wrote(user_id)
         status = await self.post_event(self.event(event_name, user_id, message={"msg_id": msg_id, **message}))
         return status, msg_id
 
