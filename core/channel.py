@@ -25,6 +25,7 @@ __all__ = [
     "Capabilities",
     "MIN_PAYLOAD_BYTES",
     "OutsideWindow",
+    "QuotaExceeded",
     "Submit",
     "Channel",
     "DeliveryError",
@@ -80,7 +81,17 @@ class TokenInvalid(PermanentError):
 
 
 class OutsideWindow(DeliveryError):
-    """The platform accepts no message to this person now (outside its reply window); defer until they write."""
+    """The platform does not let us message this user now (Zalo OA: outside the interaction window, or a
+    time-of-day ban). ``retry_after``: seconds until sending may work again by the clock (e.g. the end of
+    a night ban), or None when only the user's next message reopens the window: defer the message."""
+
+    def __init__(self, message: str = "", retry_after: float | None = None) -> None:
+        self.retry_after = None if retry_after is None else float(retry_after)
+        super().__init__(message or "outside the messaging window")
+
+
+class QuotaExceeded(DeliveryError):
+    """The platform's quota for this kind of message is used up (Zalo OA proactive/monthly quota)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +177,8 @@ async def retry_call(
     * :class:`TransientError`: sleep ``uniform(0, min(max_delay, base_delay * 2**n))`` (full jitter).
     * :class:`RateLimited`: sleep ``retry_after`` (+ up to 10 % jitter); if it exceeds
       ``max_retry_after`` the error is raised at once.
-    * :class:`Blocked` / :class:`PermanentError` / :class:`OutsideWindow`: raised at once.
+    * :class:`Blocked` / :class:`PermanentError` / any other :class:`DeliveryError` (:class:`OutsideWindow`,
+      :class:`QuotaExceeded`): raised at once.
     After ``max_attempts`` attempts the last error is raised.
     """
     attempt = 0

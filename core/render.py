@@ -17,6 +17,7 @@ for any ``str`` input.
   paragraph / line / word boundaries, never inside a link or bold span when avoidable. Render each part
   separately: every rendered part is then valid on its own.
 * :func:`telegram_parts` – ``split_message`` + ``to_telegram_html`` in one call.
+* :func:`plain_parts` – ``split_message(..., sentences=True)`` + ``to_plain`` (Zalo: 2000 characters).
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ __all__ = [
     "TELEGRAM_CAPTION_LIMIT",
     "TELEGRAM_TEXT_LIMIT",
     "escape_html",
+    "plain_parts",
     "split_message",
     "telegram_parts",
     "to_plain",
@@ -138,10 +140,23 @@ def _prefix_len_for_limit(text: str, limit: int) -> int:
     return max(n, 0)
 
 
-def split_message(text: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
+# whitespace right after the end of a sentence (". ", "! ", "? ", "… ", also after a closing quote/bracket)
+_SENTENCE_END_RE = re.compile(r"(?<=[.!?…][\"'”’)\]]) |(?<=[.!?…]) ")
+
+
+def _rfind_sentence(text: str, end: int) -> int:
+    """Index of the last whitespace ending a sentence in ``text[:end]`` (-1 when none)."""
+    last = -1
+    for m in _SENTENCE_END_RE.finditer(text, 0, end):
+        last = m.start()
+    return last
+
+
+def split_message(text: str, limit: int = TELEGRAM_TEXT_LIMIT, *, sentences: bool = False) -> list[str]:
     """Split ``text`` into non-empty parts of at most ``limit`` UTF-16 units.
 
-    Prefers paragraph breaks, then line breaks, then spaces; avoids cutting inside ``[label](url)``
+    Prefers paragraph breaks, then line breaks, then (with ``sentences=True``) sentence ends, then spaces;
+    avoids cutting inside ``[label](url)``
     and ``**bold**`` spans; cuts hard only when a single word is longer than ``limit``. Whitespace at
     the cut is dropped. Returns ``[]`` for blank text. (A single character wider than ``limit``, i.e. an
     astral character with ``limit=1``, is emitted alone.)
@@ -160,13 +175,15 @@ def split_message(text: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
         # prefer a paragraph break, then a line break, then a space, in the second half of the window;
         # then any such boundary at all
         for floor in (window // 2, 1):
-            for sep in ("\n\n", "\n", " "):
-                idx = text.rfind(sep, 0, window + 1)  # the separator may lie just past the window
+            for sep in ("\n\n", "\n", ". ", " ") if sentences else ("\n\n", "\n", " "):
+                find = (lambda end: _rfind_sentence(text, end)) if sep == ". " else (
+                    lambda end, sep=sep: text.rfind(sep, 0, end))
+                idx = find(window + 1)  # the separator may lie just past the window
                 while idx >= floor:
                     if _inside(idx, spans) is None:
                         cut = idx
                         break
-                    idx = text.rfind(sep, 0, idx)
+                    idx = find(idx)
                 if cut:
                     break
             if cut:
@@ -188,3 +205,9 @@ def split_message(text: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
 def telegram_parts(text: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
     """Split the source text and render every part as Telegram HTML."""
     return [html for html in (to_telegram_html(p) for p in split_message(text, limit)) if html.strip()]
+
+
+def plain_parts(text: str, limit: int) -> list[str]:
+    """Split the source text (preferring paragraph, line and sentence ends) and render every part as
+    plain text (channels without markup, e.g. Zalo's 2000-character messages)."""
+    return [p for p in (to_plain(part) for part in split_message(text, limit, sentences=True)) if p.strip()]
