@@ -54,6 +54,7 @@ class ConsoleChannel:
 
     async def send(
         self, user_id: str, replies: Sequence[Reply], *, retry: bool = True, paid_broadcast: bool = False,
+        reply_to: str = "",
     ) -> None:
         """Proactive messages (an official's answer, a bulletin) printed as they arrive."""
         if user_id == self.user_id:

@@ -132,8 +132,12 @@ class Sender(Protocol):
 
     async def send(
         self, user_id: str, replies: Sequence[Reply], *, retry: bool = True, paid_broadcast: bool = False,
+        reply_to: str = "",
     ) -> None:
         """Deliver ``replies`` to ``user_id`` in order.
+
+        ``reply_to``: the ``Incoming.message_id`` these replies answer (empty for later messages): Zalo
+        counts only such replies as free, Telegram answers the pressed button and edits its message.
 
         ``retry=True``: transient errors are retried and ``retry_after`` is honoured (bounded attempts,
         exponential backoff with jitter); whatever still fails is raised as a :class:`DeliveryError`.
