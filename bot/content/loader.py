@@ -262,6 +262,18 @@ def _load(root: Path) -> tuple[ContentPack | None, Report]:
         doc = _read(root / "smalltalk.yaml", report)
         smalltalk = (_validate(doc, SmalltalkFile, report) if doc else None) or SmalltalkFile()
     extras: dict[str, Any] = {}
+    if (root / "procedures.yaml").exists():  # optional: the catalogue of common procedures (FAQ)
+        from bot.content.procedures import load_section as load_procedures
+
+        doc = _read(root / "procedures.yaml", report)
+        catalogue = load_procedures(doc, report) if doc else None
+        if catalogue is not None and doc is not None:
+            faq_ids = {item.entry.id for item in faq}
+            for i, p in enumerate(catalogue.procedures):
+                if p.id in faq_ids:
+                    report.error(doc.file, doc.line_of(("procedures", i, "id")), f"procedures[{i}].id",
+                                 f"'{p.id}' trùng với một câu hỏi trong faq/")
+            extras["procedures"] = catalogue
     for name, (file_name, loader) in EXTRA_SECTIONS.items():
         doc = _read(root / file_name, report)
         if doc is not None:
