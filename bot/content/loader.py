@@ -29,6 +29,7 @@ REQUIRED_TEMPLATES: list[str] = [
     "start/welcome", "menu/main", "menu/help", "menu/unavailable", "slogans/show",
     "hotlines/list", "hotlines/group", "hotlines/found",
     "faq/answer", "faq/suggest", "faq/no_match", "faq/browse", "faq/group", "faq/thanks",
+    "faq/procedure", "faq/safety", "faq/clarify", "faq/complaint", "faq/report_offer",
     "smalltalk/greeting", "smalltalk/thanks", "smalltalk/goodbye",
     "errors/internal", "errors/stale_button", "errors/unknown_command", "errors/no_text", "errors/attachment",
 ]
@@ -38,7 +39,7 @@ REQUIRED_LABELS: list[str] = [
     "slogan.next", "hotline.contact", "hotline.all", "notice.stale",
     "faq.helpful", "faq.unhelpful", "faq.thanks", "faq.more", "faq.browse", "faq.none_of_these",
     "faq.action.feedback", "faq.action.feedback_lookup", "faq.action.hotlines", "faq.action.subscribe",
-    "faq.action.slogan",
+    "faq.action.slogan", "faq.report_this", "faq.procedures", "faq.login_help",
 ]
 
 
@@ -256,6 +257,8 @@ def _load(root: Path) -> tuple[ContentPack | None, Report]:
     if agencies and docs["agencies"]:
         _check_agencies(docs["agencies"], agencies, report)
     texts = _load_texts(root, config, report)
+    if texts is not None:  # answers name a contact only when the pack has its confirmed number
+        texts.env.globals["hotlines"] = {e.id: e for g in hotlines.groups for e in g.entries if e.phone} if hotlines else {}
     faq, groups = _load_faq(root, texts, report)
     smalltalk = SmalltalkFile()
     if (root / "smalltalk.yaml").exists():
