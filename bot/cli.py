@@ -137,24 +137,28 @@ def cmd_content_check(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def _faq_engine():  # noqa: ANN202
+def _faq_interpreter():  # noqa: ANN202
     from bot.faq_service import FaqService
 
     directory = Path(os.environ.get("CCHC_CONTENT_DIR") or "content")
-    return FaqService(pack_or_exit(directory)).engine
+    return FaqService(pack_or_exit(directory)).interpreter
 
 
 def cmd_faq_match(args: argparse.Namespace) -> int:
     from faq.evaluate import run_match
 
-    run_match(_faq_engine(), sys.stdin, sys.stdout)
+    run_match(_faq_interpreter(), sys.stdin, sys.stdout)
     return 0
 
 
 def cmd_faq_eval(args: argparse.Namespace) -> int:
-    from faq.evaluate import run_eval
+    """Every set given (default: dev, held-out, real-style held-out): accuracy, right-or-top3, confident wrong."""
+    from faq.evaluate import default_eval_files, run_eval
 
-    run_eval(_faq_engine(), Path(args.file), sys.stdout)
+    interpreter = _faq_interpreter()
+    files = [Path(f) for f in args.file] or [p for p in default_eval_files() if p.exists()]
+    for path in files:
+        run_eval(interpreter, path, sys.stdout)
     return 0
 
 
@@ -196,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     faq = sub.add_parser("faq", help="hỏi đáp").add_subparsers(dest="faq_command", required=True)
     faq.add_parser("match", help="đọc câu hỏi từ stdin, in JSON mỗi dòng").set_defaults(func=cmd_faq_match)
     ev = faq.add_parser("eval", help="đánh giá độ chính xác trên tệp JSONL")
-    ev.add_argument("file")
+    ev.add_argument("file", nargs="*", help="JSONL; mặc định: bộ dev, bộ kiểm tra và bộ câu hỏi thực tế")
     ev.set_defaults(func=cmd_faq_eval)
     un = faq.add_parser("unanswered", help="các câu hỏi bot chưa trả lời được")
     un.add_argument("--limit", type=int, default=100)

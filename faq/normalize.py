@@ -148,7 +148,7 @@ def has_diacritics(token: str) -> bool:
 # Markup and injection-looking fragments carry no question: they are cut before tokenising, so "<b>cách nộp
 # hồ sơ</b>" and "... '; DROP TABLE x; --" read as the words around them.
 _NOISE = re.compile(
-    r"<\s*/?\s*[a-zA-Z][^<>]{0,200}>"  # HTML / XML tags
+    r"</?[a-zA-Z][a-zA-Z0-9]*(?:\s[^<>]{0,200})?\s*/?>"  # HTML / XML tags
     r"|&(?:[a-zA-Z]{2,8}|#\d{1,6}|#x[0-9a-fA-F]{1,6});"  # character entities
     r"|\b(?:drop|truncate|delete|alter)\s+(?:table|database|from)\b[^;]*"  # SQL statements
     r"|\b(?:union\s+(?:all\s+)?select|select\s+\S+\s+from|insert\s+into)\b[^;]*"
