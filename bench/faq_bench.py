@@ -31,7 +31,8 @@ from rapidfuzz import fuzz, process  # noqa: E402
 from rapidfuzz.utils import default_process  # noqa: E402
 
 from vntext.engine import FaqDoc, FaqEngine  # noqa: E402
-from features.faq.evaluate import load_docs_from_dir, load_records  # noqa: E402
+from features.faq.evaluate import default_eval_files, load_docs_from_dir, load_records, load_smalltalk  # noqa: E402
+from features.faq.intent import Interpreter  # noqa: E402
 from vntext.normalize import fold  # noqa: E402
 
 # ----------------------------------------------------------------------------------- synthetic packs
@@ -158,11 +159,12 @@ def naive_eval(naive: NaiveFuzz, records: list[dict]) -> dict:
             "rejection": round(rejected / n_out, 4) if n_out else None}
 
 
-def engine_eval(engine: FaqEngine, records: list[dict]) -> dict:
+def engine_eval(target: FaqEngine | Interpreter, records: list[dict]) -> dict:
     from features.faq.evaluate import evaluate
 
-    rep = evaluate(engine, records).as_dict()
-    return {k: rep[k] for k in ("accuracy", "recall_at_3", "rejection", "wrong_answers")}
+    rep = evaluate(target, records).as_dict()
+    return {k: rep[k] for k in ("n", "accuracy", "recall_at_3", "rejection", "confident_wrong",
+                                "confident_wrong_rate")}
 
 
 # ----------------------------------------------------------------------------------- measurement
@@ -215,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         pass
 
     base = load_docs_from_dir(args.content)
+    smalltalk = load_smalltalk(args.content)
     dev = load_records(args.dev) if Path(args.dev).exists() else []
     n_q = 300 if args.quick else 3000
     n_q_naive = {0: 300 if args.quick else 2000, 1000: 100 if args.quick else 500, 10000: 30 if args.quick else 200}
@@ -232,7 +235,9 @@ def main(argv: list[str] | None = None) -> int:
             "entries": len(docs),
             "stored_questions": sum(1 + len(d.questions) for d in docs),
             "engine": {"build_s": eng_build, "build_peak_mem_mib": eng_mem, "index_mem_mib": eng_idx,
-                       "latency": latency(eng.match, queries)},
+                       "latency": latency(eng.match, queries),
+                       # the whole decision the bot makes per message (safety, small talk, complaint, match)
+                       "understand_latency": latency(Interpreter(eng, smalltalk).understand, queries)},
             "naive_rapidfuzz": {"build_s": nv_build, "build_peak_mem_mib": nv_mem, "index_mem_mib": nv_idx,
                                 "latency": latency(naive.match, queries[: n_q_naive.get(size_key, 200)])},
         }
@@ -251,16 +256,26 @@ def main(argv: list[str] | None = None) -> int:
             entry["naive_rapidfuzz"]["threshold"] = best[1]
             entry["naive_rapidfuzz"]["dev"] = best[2]
             entry["naive_rapidfuzz"]["dev_by_threshold"] = by_threshold
-            entry["engine"]["dev"] = engine_eval(eng, dev)
-            heldout = ROOT / "tests" / "faq" / "heldout.jsonl"
-            if heldout.exists():
-                ho = load_records(heldout)
-                entry["engine"]["heldout"] = engine_eval(eng, ho)
-                entry["naive_rapidfuzz"]["heldout"] = naive_eval(naive, ho)
+            interp = Interpreter(eng, smalltalk)
+            entry["engine"]["dev"] = engine_eval(interp, dev)
+            for path in default_eval_files()[1:]:
+                if path.exists():
+                    records = load_records(path)
+                    entry["engine"][path.stem] = engine_eval(interp, records)
+                    entry["naive_rapidfuzz"][path.stem] = naive_eval(naive, records)
         result["packs"][name] = entry
         del eng, naive
         gc.collect()
     result["max_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    shipped, big = result["packs"]["shipped"]["engine"], result["packs"]["synthetic_10000"]["engine"]
+    real = shipped.get("heldout-real")
+    result["targets"] = {  # issue 10: confident wrong <= 2 %, right-or-top3 >= 95 %, p99 <= 2 ms at 10,000
+        "heldout_real_confident_wrong_rate": real and real["confident_wrong_rate"],
+        "heldout_real_right_or_top3": real and real["recall_at_3"],
+        "p99_ms_10000": big["latency"]["p99_ms"], "cpu_p99_ms_10000": big["latency"]["cpu_p99_ms"],
+        "met": bool(real and real["confident_wrong_rate"] <= 0.02 and real["recall_at_3"] >= 0.95
+                    and big["latency"]["cpu_p99_ms"] <= 2.0),
+    }
     print(json.dumps(result, ensure_ascii=False))
     return 0
 

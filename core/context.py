@@ -47,6 +47,9 @@ class Context:
     user: User
     state: FlowState | None
     services: Services
+    # The router of the running features (set by the core): `ctx.router.entries[...]` hands a conversation
+    # to another feature's entry point.
+    router: Any = None
     # Filled by handlers for the interaction log: what was answered and how.
     log_answer: str = ""
     log_decision: str = ""

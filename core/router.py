@@ -23,6 +23,9 @@ class Router:
     # Main-menu entries ("m:<target>" buttons) -> the command that serves them; a target whose feature
     # does not run gets "menu/unavailable".
     menu_targets: dict[str, str] = field(default_factory=dict)
+    # Named entry points one feature offers others ("feedback.start_with_description"): how features
+    # hand a conversation over without importing each other. Handlers take (ctx, **kwargs).
+    entries: dict[str, Callable[..., Awaitable[list[Reply]]]] = field(default_factory=dict)
     # Commands shown in the platform's command menu, in order: (command, description key in labels).
     visible_commands: list[tuple[str, str]] = field(default_factory=list)
 
@@ -54,6 +57,13 @@ class Router:
         self.text_handlers.append((order, handler))
         self.text_handlers.sort(key=lambda item: item[0])
         return handler
+
+    def entry(self, name: str) -> Callable[[Callable[..., Awaitable[list[Reply]]]], Callable[..., Awaitable[list[Reply]]]]:
+        def register(handler: Callable[..., Awaitable[list[Reply]]]) -> Callable[..., Awaitable[list[Reply]]]:
+            self.entries[name] = handler
+            return handler
+
+        return register
 
     def menu_target(self, target: str, command: str) -> None:
         """The main-menu button ``m:<target>`` opens ``/<command>``."""

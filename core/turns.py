@@ -69,7 +69,8 @@ class Core:
         incoming = dataclasses.replace(incoming, text=clean_text(incoming.text), payload=incoming.payload[:64])
         store = self.services.store
         user, state = await store.begin_turn(incoming.channel, incoming.user_id, incoming.display_name)
-        ctx = Context(incoming=incoming, user=user, state=state, services=self.services, defer_writes=True)
+        ctx = Context(incoming=incoming, user=user, state=state, services=self.services, defer_writes=True,
+                      router=self.router)
         replies = await self._route(ctx)
         await store.finish_turn(user, state=ctx.state if ctx.state_changed else UNCHANGED, log=_log_entry(ctx),
                                 also=(lambda session: also(session, replies)) if also is not None else None)

@@ -86,7 +86,7 @@ def test_faq_match_writes_one_json_decision_per_line() -> None:
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(rows) == 4
-    assert set(rows[0]) == {"q", "answer_id", "score", "suggestions"}
+    assert set(rows[0]) == {"q", "kind", "answer_id", "score", "suggestions", "report"}
     assert rows[0]["answer_id"] == "nop-ho-so-truc-tuyen"
     assert rows[1]["answer_id"] is None and rows[1]["q"] == "giá vàng hôm nay"
     assert all(isinstance(r["score"], float) and isinstance(r["suggestions"], list) for r in rows)

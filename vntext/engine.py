@@ -9,7 +9,7 @@ import heapq
 import math
 from array import array
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Mapping, Sequence
 
 from rapidfuzz import fuzz, process
@@ -45,7 +45,7 @@ class Thresholds:
     answer: float = 0.45  # top entry score needed for a direct answer
     margin: float = 0.06  # ... and its lead over the second entry
     answer_coverage: float = 0.50  # ... and the share of the question the entry explains
-    min_units: int = 2  # ... and at least this many content syllables/bigrams of the question matched
+    min_units: int = 2  # ... and at least this many distinct content syllables of the question matched
     suggest: float = 0.30  # top score needed to offer choices
     suggest_coverage: float = 0.40  # share of the question the top entry explains, to offer choices
     n_suggestions: int = 3
@@ -72,6 +72,8 @@ W_VARIANT = 0.45
 W_DOC = 0.40
 W_FUZZ = 0.15
 F_BETA = 1.6  # variant F-score weighs question coverage over variant coverage
+OBJECT_TERMS = 2  # the query's heaviest known content terms: what it is about ("khai tử", "hộ chiếu")
+OBJECT_PENALTY = 0.15  # share of the score an entry loses when it misses all of them
 
 
 @dataclass(slots=True)
@@ -95,6 +97,8 @@ class _Query:
     total: float
     text: str  # folded text
     known: float  # weight of terms known to the index
+    objects: list[_QTerm] = field(default_factory=list)  # the heaviest content terms (see OBJECT_TERMS)
+    syllables: int = 0  # distinct content syllables known to the index
 
 
 def _bigrams(toks: Sequence[str]) -> list[str]:
@@ -335,7 +339,10 @@ class FaqEngine:
                 known += w * conf
                 terms.append(_QTerm(b, w * conf, f"{a1 or f1} {a2 or f2}" if (a1 or a2) else None,
                                     not (f1 in self.stop and f2 in self.stop)))
-        return _Query(normalized, terms, total, " ".join(s[0] for s in sylls), known)
+        content = [t for t in terms if t.content and (" " in t.term or t.term not in self.stop)]
+        objects = sorted(content, key=lambda t: -t.weight)[:OBJECT_TERMS]
+        syllables = sum(1 for t in content if " " not in t.term)
+        return _Query(normalized, terms, total, " ".join(s[0] for s in sylls), known, objects, syllables)
 
     # ------------------------------------------------------------------ scoring
     def _candidates(self, q: _Query) -> list[int]:
@@ -362,10 +369,14 @@ class FaqEngine:
             return []
         return heapq.nlargest(CANDIDATES, acc, key=acc.__getitem__)
 
-    def _score_entry(self, e: int, q: _Query) -> tuple[float, float, int]:
-        """(score, doc coverage, matched content units) of entry e for query q."""
+    def _score_entry(self, e: int, q: _Query) -> tuple[float, float, int, float]:
+        """(score, doc coverage, matched content syllables, object coverage) of entry e for query q.
+
+        Object coverage is the share of the query's heaviest content terms the entry contains: an entry
+        that shares generic words ("thủ tục", "giấy tờ", "trực tuyến") but not what the question is about
+        ("khai tử") loses up to OBJECT_PENALTY of its score."""
         if q.total <= 0:
-            return 0.0, 0.0, 0
+            return 0.0, 0.0, 0, 0.0
         eterms = self.entry_terms[e]
         # per-term query weight, with accent agreement for this entry
         matched_doc = 0.0
@@ -379,7 +390,7 @@ class FaqEngine:
                 w *= ACCENT_MISMATCH
             qw[qt.term] = w
             matched_doc += w
-            if qt.content:
+            if qt.content and " " not in qt.term and qt.term not in self.stop:
                 units += 1
         dcov = matched_doc / q.total
         best_f = 0.0
@@ -414,10 +425,13 @@ class FaqEngine:
             if hit:
                 best_fz = hit[1] / 100.0
         score = W_VARIANT * best_f + W_DOC * dcov + W_FUZZ * best_fz
-        return score, dcov, units
+        obj_total = sum(t.weight for t in q.objects)
+        obj = sum(t.weight for t in q.objects if t.term in eterms) / obj_total if obj_total else 0.0
+        score *= 1.0 - OBJECT_PENALTY * (1.0 - obj)
+        return score, dcov, units, obj
 
-    def rank(self, text: object) -> tuple[_Query, list[tuple[int, float, float, int]]]:
-        """Query analysis and ranked (entry, score, coverage, units) candidates, best first."""
+    def rank(self, text: object) -> tuple[_Query, list[tuple[int, float, float, int, float]]]:
+        """Query analysis and ranked (entry, score, coverage, syllables, object coverage), best first."""
         q = self._analyse(text)
         cands = self._candidates(q)
         scored = []
@@ -433,11 +447,11 @@ class FaqEngine:
             return Decision("none", None, 0.0, [], "")
         return self._decide(q, scored)
 
-    def _decide(self, q: _Query, scored: list[tuple[int, float, float, int]]) -> Decision:
+    def _decide(self, q: _Query, scored: list[tuple[int, float, float, int, float]]) -> Decision:
         th = self.thresholds
         if not scored:
             return Decision("none", None, 0.0, [], q.normalized)
-        e1, s1, c1, u1 = scored[0]
+        e1, s1, c1, u1, _ = scored[0]
         s2 = scored[1][1] if len(scored) > 1 else 0.0
         top = [self.docs[x[0]].id for x in scored[: th.n_suggestions]]
         score = round(s1, 4)
@@ -454,5 +468,6 @@ class FaqEngine:
             "normalized": q.normalized,
             "folded": q.text,
             "known": q.known / q.total if q.total else 0.0,
-            "top": [(self.docs[e].id, round(s, 3), round(c, 3), u) for e, s, c, u in scored[:4]],
+            "objects": [t.term for t in q.objects],
+            "top": [(self.docs[e].id, round(s, 3), round(c, 3), u, round(o, 2)) for e, s, c, u, o in scored[:4]],
         }

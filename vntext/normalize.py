@@ -145,10 +145,25 @@ def has_diacritics(token: str) -> bool:
     return fold(token) != token
 
 
+# Markup and injection-looking fragments carry no question: they are cut before tokenising, so "<b>cách nộp
+# hồ sơ</b>" and "... '; DROP TABLE x; --" read as the words around them.
+_NOISE = re.compile(
+    r"</?[a-zA-Z][a-zA-Z0-9]*(?:\s[^<>]{0,200})?\s*/?>"  # HTML / XML tags
+    r"|&(?:[a-zA-Z]{2,8}|#\d{1,6}|#x[0-9a-fA-F]{1,6});"  # character entities
+    r"|\b(?:drop|truncate|delete|alter)\s+(?:table|database|from)\b[^;]*"  # SQL statements
+    r"|\b(?:union\s+(?:all\s+)?select|select\s+\S+\s+from|insert\s+into)\b[^;]*"
+    r"|'\s*(?:or|and)\s+'?\w+'?\s*=\s*'?\w+'?"  # ' OR 1=1
+    r"|--+[^\n]*$",  # SQL comment to the end of the line
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
 def _raw_tokens(text: str) -> list[str]:
     text = _safe_str(text)
     if len(text) > MAX_INPUT_CHARS:
         text = text[:MAX_INPUT_CHARS]
+    if "<" in text or "&" in text or "-" in text or "'" in text or ";" in text:
+        text = _NOISE.sub(" ", text)
     text = unicodedata.normalize("NFC", text)
     text = unicodedata.normalize("NFC", text.lower())
     out: list[str] = []

@@ -268,12 +268,26 @@ def _load(root: Path, spec: PackSpec | None) -> tuple[ContentPack | None, Report
     if agencies and docs["agencies"]:
         _check_agencies(docs["agencies"], agencies, report)
     texts = _load_texts(root, config, report, spec)
+    if texts is not None:  # answers name a contact only when the pack has its confirmed number
+        texts.env.globals["hotlines"] = {e.id: e for g in hotlines.groups for e in g.entries if e.phone} if hotlines else {}
     faq, groups = _load_faq(root, texts, report)
     smalltalk = SmalltalkFile()
     if (root / "smalltalk.yaml").exists():
         doc = _read(root / "smalltalk.yaml", report)
         smalltalk = (_validate(doc, SmalltalkFile, report) if doc else None) or SmalltalkFile()
     extras: dict[str, Any] = {}
+    if (root / "procedures.yaml").exists():  # optional: the catalogue of common procedures (FAQ)
+        from core.content.procedures import load_section as load_procedures
+
+        doc = _read(root / "procedures.yaml", report)
+        catalogue = load_procedures(doc, report) if doc else None
+        if catalogue is not None and doc is not None:
+            faq_ids = {item.entry.id for item in faq}
+            for i, p in enumerate(catalogue.procedures):
+                if p.id in faq_ids:
+                    report.error(doc.file, doc.line_of(("procedures", i, "id")), f"procedures[{i}].id",
+                                 f"'{p.id}' trùng với một câu hỏi trong faq/")
+            extras["procedures"] = catalogue
     for name, file_name, loader in spec.sections:
         doc = _read(root / file_name, report)
         if doc is not None:

@@ -1,14 +1,20 @@
-"""Questions in free text and the browsable "Hỏi đáp" menu, answered from the pack's FAQ.
+"""Questions in free text and the browsable "Hỏi đáp" menu, answered from the pack's FAQ and its
+procedures catalogue.
 
-The engine decides (answer / suggest / none); this module turns the decision into replies, logs the
-question with its normalised form, decision and score, and records 👍/👎 on answers.
+The interpreter decides (faq/intent.py: safety, small talk, too short, complaint, answer / suggest / none);
+this module turns the decision into replies, logs the question with its normalised form, decision and score,
+and records 👍/👎 on answers. A complaint (or a question that also wants to report) offers a report that
+carries the citizen's text as its description; the text waits in the dialogue state, never in a log.
 """
 from __future__ import annotations
+
+import datetime as dt
 
 from core.context import Context
 from core.menu import back_to_menu, main_menu, stale_button
 from core.router import Router, payload_args
 from core.types import Button, ButtonKind, Reply
+from features.faq.procedures import GROUP as PROCEDURES_GROUP
 
 # FAQ actions (content pack) -> the menu entry that performs them.
 ACTION_TARGETS = {
@@ -19,60 +25,131 @@ ACTION_TARGETS = {
     "slogan": ("faq.action.slogan", "m:slogan"),
 }
 LABEL_MAX = 60
+OFFER_FLOW = "faq_report_offer"  # holds the text a "report this" button will carry (no handler: free text
+OFFER_TTL = dt.timedelta(minutes=30)  # and commands go on as usual while it waits)
 
 
 def _short(text: str) -> str:
     return text if len(text) <= LABEL_MAX else text[: LABEL_MAX - 1].rstrip() + "…"
 
 
-async def answer_entry(ctx: Context, entry_id: str, *, interaction_id: int | None) -> list[Reply]:
+def _procedure(ctx: Context, entry_id: str):  # noqa: ANN202
+    catalogue = ctx.pack.extras.get("procedures")
+    return catalogue.get(entry_id) if catalogue is not None else None
+
+
+def _title(ctx: Context, entry_id: str) -> str | None:
     item = ctx.pack.faq_item(entry_id)
-    if item is None:
+    if item is not None:
+        return item.entry.title
+    proc = _procedure(ctx, entry_id)
+    return proc.name if proc is not None else None
+
+
+def _choice_rows(ctx: Context, ids) -> list[list[Button]]:  # noqa: ANN001
+    rows = []
+    for entry_id in list(ids)[:3]:
+        title = _title(ctx, entry_id)
+        if title is not None:
+            rows.append([Button(_short(title), payload=f"faq:a:{entry_id}")])
+    return rows
+
+
+async def answer_entry(ctx: Context, entry_id: str, *, interaction_id: int | None,
+                       extra: list[list[Button]] | None = None) -> list[Reply]:
+    item = ctx.pack.faq_item(entry_id)
+    proc = _procedure(ctx, entry_id) if item is None else None
+    if item is None and proc is None:
         return await stale_button(ctx)
-    rows: list[list[Button]] = [[Button(_short(link.title), kind=ButtonKind.URL, url=link.url)] for link in item.entry.links]
-    if item.entry.action:
-        label_key, payload = ACTION_TARGETS[item.entry.action]
-        rows.append([Button(ctx.label(label_key), payload=payload)])
+    rows: list[list[Button]] = []
+    if item is not None:
+        rows += [[Button(_short(link.title), kind=ButtonKind.URL, url=link.url)] for link in item.entry.links]
+        if item.entry.action:
+            label_key, payload = ACTION_TARGETS[item.entry.action]
+            rows.append([Button(ctx.label(label_key), payload=payload)])
+    rows += extra or []
     if interaction_id is not None:
         rows.append([
             Button(ctx.label("faq.helpful"), payload=f"faq:r:{interaction_id}:1"),
             Button(ctx.label("faq.unhelpful"), payload=f"faq:r:{interaction_id}:0"),
         ])
     rows.append([Button(ctx.label("faq.more"), payload="m:faq"), back_to_menu(ctx)])
-    text = ctx.text("faq/answer", item=item, answer=item.answer, ask_rating=interaction_id is not None)
+    if item is not None:
+        text = ctx.text("faq/answer", item=item, answer=item.answer, ask_rating=interaction_id is not None)
+    else:
+        catalogue = ctx.pack.extras["procedures"]
+        sources = [f"{catalogue.sources[s].title} ({catalogue.sources[s].date:%d/%m/%Y})"
+                   for s in proc.sources if s in catalogue.sources]
+        text = ctx.text("faq/procedure", p=proc, sources=sources, ask_rating=interaction_id is not None)
     return [Reply(text=text, buttons=rows)]
 
 
-async def _log(ctx: Context, *, answer: str, decision: str = "", score: float | None = None) -> int:
+async def _log(ctx: Context, *, answer: str, decision: str = "", score: float | None = None,
+               text: str | None = None) -> int:
     ctx.log_kind = "logged"  # the core must not log this turn again
     return await ctx.services.store.log_interaction(
-        user_id=ctx.user.id, channel=ctx.incoming.channel, kind="faq", text=ctx.incoming.text,
-        normalized=ctx.log_normalized, answer=answer, decision=decision, score=score,
+        user_id=ctx.user.id, channel=ctx.incoming.channel, kind="faq",
+        text=ctx.incoming.text if text is None else text,
+        normalized=ctx.log_normalized if text is None else "", answer=answer, decision=decision, score=score,
     )
+
+
+async def _offer_report(ctx: Context) -> list[list[Button]]:
+    """Keep the message for a "report this" button (when no other flow is open) and return its row."""
+    if ctx.state is not None and ctx.state.flow != OFFER_FLOW:
+        return [[Button(ctx.label("faq.action.feedback"), payload="m:feedback")]]
+    await ctx.set_state(OFFER_FLOW, "offer", {"text": ctx.incoming.text}, OFFER_TTL)
+    return [[Button(ctx.label("faq.report_this"), payload="faq:fb")]]
+
+
+def group_rows(ctx: Context) -> list[list[Button]]:
+    rows = [[Button(_short(g.title), payload=f"faq:g:{g.id}")] for g in ctx.pack.faq_groups]
+    if ctx.pack.extras.get("procedures") is not None:
+        rows.append([Button(ctx.label("faq.procedures"), payload=f"faq:g:{PROCEDURES_GROUP}")])
+    return rows
 
 
 async def answer_question(ctx: Context) -> list[Reply]:
     """Free text the features before it declined: small talk, otherwise the FAQ."""
     faq = ctx.services.extra["faq"]
-    social = faq.smalltalk(ctx.incoming.text)
-    if social:
-        ctx.log_answer = f"smalltalk:{social}"
-        return [Reply(text=ctx.text(f"smalltalk/{social}"), buttons=main_menu(ctx))]
-    decision = faq.match(ctx.incoming.text)
-    ctx.log_normalized = decision.normalized
-    if decision.kind == "answer" and decision.answer_id:
-        interaction_id = await _log(ctx, answer=f"faq:{decision.answer_id}", decision="answer", score=decision.score)
-        return await answer_entry(ctx, decision.answer_id, interaction_id=interaction_id)
-    if decision.kind == "suggest" and decision.suggestions:
-        await _log(ctx, answer="faq-suggest:" + ",".join(decision.suggestions)[:100], decision="suggest", score=decision.score)
-        rows = []
-        for entry_id in decision.suggestions[:3]:
-            item = ctx.pack.faq_item(entry_id)
-            if item is not None:
-                rows.append([Button(_short(item.entry.title), payload=f"faq:a:{entry_id}")])
+    u = faq.understand(ctx.incoming.text)
+    ctx.log_normalized = u.normalized
+    if u.kind == "safety":
+        # the message may hold a password or an ID number: it is not logged
+        await _log(ctx, answer=f"safety:{u.safety}", decision="safety", text="")
+        rows = [[Button(ctx.label("faq.login_help"), payload="faq:a:loi-dang-nhap")]] if (
+            u.safety == "credentials" and ctx.pack.faq_item("loi-dang-nhap") is not None) else []
+        rows.append([Button(ctx.label("faq.action.hotlines"), payload="m:hotlines"), back_to_menu(ctx)])
+        return [Reply(text=ctx.text("faq/safety", kind=u.safety), buttons=rows)]
+    if u.kind == "smalltalk" and u.smalltalk:
+        ctx.log_answer = f"smalltalk:{u.smalltalk}"
+        return [Reply(text=ctx.text(f"smalltalk/{u.smalltalk}"), buttons=main_menu(ctx))]
+    if u.kind == "complaint":
+        # a complaint is the citizen's own story: logged without its text
+        await _log(ctx, answer="faq-complaint", decision="complaint", score=u.score, text="")
+        rows = await _offer_report(ctx)
+        rows += _choice_rows(ctx, u.suggestions)
+        rows.append([back_to_menu(ctx)])
+        return [Reply(text=ctx.text("faq/complaint", guesses=bool(u.suggestions)), buttons=rows)]
+    if u.kind == "clarify":
+        await _log(ctx, answer="faq-clarify", decision="clarify", score=u.score)
+        rows = _choice_rows(ctx, u.suggestions) + group_rows(ctx)
+        rows.append([back_to_menu(ctx)])
+        return [Reply(text=ctx.text("faq/clarify", guesses=bool(u.suggestions)), buttons=rows)]
+    if u.kind == "answer" and u.answer_id:
+        extra = await _offer_report(ctx) if u.report else []
+        interaction_id = await _log(ctx, answer=f"faq:{u.answer_id}", decision="answer", score=u.score,
+                                    text="" if u.report else None)
+        replies = await answer_entry(ctx, u.answer_id, interaction_id=interaction_id, extra=extra)
+        if u.report:
+            replies[0].text += "\n\n" + ctx.text("faq/report_offer")
+        return replies
+    if u.kind == "suggest" and u.suggestions:
+        await _log(ctx, answer="faq-suggest:" + ",".join(u.suggestions)[:100], decision="suggest", score=u.score)
+        rows = _choice_rows(ctx, u.suggestions)
         rows.append([Button(ctx.label("faq.none_of_these"), payload="faq:n")])
         return [Reply(text=ctx.text("faq/suggest"), buttons=rows)]
-    await _log(ctx, answer="faq-none", decision="none", score=decision.score)
+    await _log(ctx, answer="faq-none", decision="none", score=u.score)
     return no_match(ctx)
 
 
@@ -92,13 +169,22 @@ def register(router: Router) -> None:
     @router.command("hoidap", visible="cmd.faq")
     async def browse(ctx: Context) -> list[Reply]:
         ctx.log_answer = "faq-browse"
-        rows = [[Button(_short(g.title), payload=f"faq:g:{g.id}")] for g in ctx.pack.faq_groups]
+        rows = group_rows(ctx)
         rows.append([back_to_menu(ctx)])
         return [Reply(text=ctx.text("faq/browse"), buttons=rows, edit=bool(ctx.incoming.payload))]
 
     @router.payload("faq")
     async def faq_button(ctx: Context) -> list[Reply]:
         args = payload_args(ctx.incoming.payload)
+        catalogue = ctx.pack.extras.get("procedures")
+        if args == ["g", PROCEDURES_GROUP] and catalogue is not None:
+            ctx.log_answer = f"faq-group:{PROCEDURES_GROUP}"
+            rows = [[Button(_short(p.name), payload=f"faq:a:{p.id}")] for p in catalogue.procedures]
+            rows.append([Button(ctx.label("faq.browse"), payload="m:faq"), back_to_menu(ctx)])
+            return [Reply(text=ctx.text("faq/group", group={"title": ctx.label("faq.procedures")}), buttons=rows,
+                          edit=True)]
+        if args == ["fb"]:
+            return await _report_offered_text(ctx)
         if len(args) == 2 and args[0] == "g":
             group = next((g for g in ctx.pack.faq_groups if g.id == args[1]), None)
             if group is not None:
@@ -107,7 +193,7 @@ def register(router: Router) -> None:
                 rows = [[Button(_short(i.entry.title), payload=f"faq:a:{i.entry.id}")] for i in items]
                 rows.append([Button(ctx.label("faq.browse"), payload="m:faq"), back_to_menu(ctx)])
                 return [Reply(text=ctx.text("faq/group", group=group), buttons=rows, edit=True)]
-        if len(args) == 2 and args[0] == "a" and ctx.pack.faq_item(args[1]) is not None:
+        if len(args) == 2 and args[0] == "a" and _title(ctx, args[1]) is not None:
             interaction_id = await _log(ctx, answer=f"faq:{args[1]}", decision="chosen")
             return await answer_entry(ctx, args[1], interaction_id=interaction_id)
         if len(args) == 3 and args[0] == "r" and args[1].isdigit() and args[2] in ("0", "1"):
@@ -120,3 +206,16 @@ def register(router: Router) -> None:
             ctx.log_answer = "faq-none-of-these"
             return no_match(ctx)
         return await stale_button(ctx)
+
+
+async def _report_offered_text(ctx: Context) -> list[Reply]:
+    """"Gửi phản ánh với nội dung này": a new report whose description is the message kept for it."""
+    text = ""
+    if ctx.state is not None and ctx.state.flow == OFFER_FLOW:
+        text = str(ctx.state.data.get("text", ""))
+        await ctx.clear_state()
+    start = ctx.router.entries.get("feedback.start_with_description") if ctx.router else None
+    if start is None:  # a deployment without the feedback feature
+        ctx.log_answer = "faq-report:unavailable"
+        return [Reply(text=ctx.text("menu/unavailable"), buttons=main_menu(ctx))]
+    return await start(ctx, description=text)

@@ -8,10 +8,11 @@ from features.faq import chat, cli
 
 SPEC = PackSpec(
     templates=("faq/answer", "faq/suggest", "faq/no_match", "faq/browse", "faq/group", "faq/thanks",
+               "faq/procedure", "faq/safety", "faq/clarify", "faq/complaint", "faq/report_offer",
                "smalltalk/greeting", "smalltalk/thanks", "smalltalk/goodbye"),
     labels=("cmd.faq", "faq.helpful", "faq.unhelpful", "faq.thanks", "faq.more", "faq.browse",
             "faq.none_of_these", "faq.action.feedback", "faq.action.feedback_lookup", "faq.action.hotlines",
-            "faq.action.subscribe", "faq.action.slogan"),
+            "faq.action.subscribe", "faq.action.slogan", "faq.report_this", "faq.procedures", "faq.login_help"),
 )
 
 

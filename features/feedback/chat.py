@@ -146,6 +146,8 @@ async def _advance(ctx: Context, data: dict[str, Any], done_step: str) -> list[R
     if _settings(ctx).max_attachments == 0:
         order.remove("attachments")
     nxt = order[order.index(done_step) + 1] if done_step in order[:-1] else "summary"
+    if nxt == "description" and data.get("pre") and data.get("desc"):  # carried over from the FAQ
+        nxt = order[order.index(nxt) + 1] if nxt in order[:-1] else "summary"
     await _save(ctx, nxt, data)
     return prompt(ctx, nxt, data)
 
@@ -163,11 +165,21 @@ async def start(ctx: Context) -> list[Reply]:
     return await _new_draft(ctx)
 
 
-async def _new_draft(ctx: Context) -> list[Reply]:
+async def start_with_description(ctx: Context, description: str) -> list[Reply]:
+    """A new report whose description is text the citizen already wrote (a complaint typed as a question):
+    the flow skips the description step; the summary shows it and "Sửa" changes it."""
+    s = _settings(ctx)
+    text = description.strip()
+    return await _new_draft(ctx, text if s.description_min <= len(text) <= s.description_max else "")
+
+
+async def _new_draft(ctx: Context, description: str = "") -> list[Reply]:
     old = _draft(ctx)
     if old is not None:
         await _service(ctx).discard_draft(ctx.user.id, old["d"])
     data: dict[str, Any] = {"d": secrets.token_hex(6), "n": 0}
+    if description:
+        data.update(desc=description, pre=True)
     await _save(ctx, "category", data)
     await _log(ctx, "feedback:start")
     intro = Reply(text=ctx.text("feedback/start", resume=False))
@@ -563,6 +575,7 @@ async def finish_comment(ctx: Context, *, skipped: bool) -> list[Reply]:
 def register(router: Router) -> None:
     """Commands, buttons and flows of this feature."""
     router.menu_target("feedback", "phananh")
+    router.entry("feedback.start_with_description")(start_with_description)
     router.menu_target("lookup", "tracuu")
     router.command("phananh", "gopy", visible="cmd.feedback")(start)
     router.command("tracuu", visible="cmd.lookup")(lookup_command)

@@ -36,10 +36,20 @@ class HotlineService:
         log.info("hotline index built: %d entries", sum(1 for e in self._hotlines.values() if e.phone))
 
     def find(self, text: str) -> Sequence[Hotline]:
-        """Entries for a text that asks for a number and names who; empty otherwise (the FAQ answers)."""
+        """Entries for a text that asks for a number and names who; empty otherwise (the FAQ answers).
+
+        Only entries that contain what the question names besides "số điện thoại / đường dây nóng" are
+        returned: "sdt so tu phap" gives the Department of Justice, never three other agencies."""
         folded = f" {fold(normalize(text))} "
         if not any(f" {word} " in folded for word in HOTLINE_INTENT):
             return []
-        decision = self.engine.match(text)
-        ids = [decision.answer_id] if decision.answer_id else list(decision.suggestions)
+        who = folded
+        for word in HOTLINE_INTENT:
+            who = who.replace(f" {word} ", " ")
+        if not who.strip():
+            return []
+        _query, scored = self.engine.rank(who)
+        suggest = self.engine.thresholds.suggest
+        ids = [self.engine.docs[e].id for e, score, _cov, _units, obj in scored[:3]
+               if score >= suggest and obj >= 0.999]
         return [self._hotlines[i] for i in ids if i in self._hotlines]

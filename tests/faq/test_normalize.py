@@ -86,7 +86,11 @@ def test_tone_placement(a, b):
         ("Đăng kí online đc k?", "đăng ký trực tuyến được không"),
         ("bhyt cho bé", "bảo hiểm y tế cho bé"),
         ("thứ 7 có làm việc không", "thứ bảy có làm việc không"),
-        ("Dạ, cho em hỏi ạ!!!", "cho em hỏi"),
+        ("Dạ, cho em hỏi ạ!!!", ""),  # politeness only
+        ("xin hỏi trong trường hợp quên mk thì xử lý thế nào ạ", "quên mật khẩu thì làm sao"),
+        ("<b>cách nộp hồ sơ online</b>", "cách nộp hồ sơ trực tuyến"),
+        ("nộp hồ sơ'; DROP TABLE users; --", "nộp hồ sơ"),
+        ("nop qua mang co mat tien khong", "nop trực tuyến co phí khong"),
         ("", ""),
         ("   \t\n", ""),
         ("😀😀😀", ""),
@@ -109,8 +113,10 @@ def test_fold():
 
 
 def test_html_sql_control_mixed():
-    assert normalize("<b>hồ sơ</b>") == "b hồ sơ b"
-    assert normalize("x'; DROP TABLE users; --") == "x drop table users"
+    assert normalize("<b>hồ sơ</b>") == "hồ sơ"  # markup is cut, not read as words
+    assert normalize("x'; DROP TABLE users; --") == "x"
+    assert normalize("tra cứu hồ sơ' OR 1=1 --") == "tra cứu hồ sơ"
+    assert normalize("x < b và c > d") == "x b và c d"  # a lone comparison is not a tag
     assert normalize("hồ\x00sơ\x1b[31m") == "hồ sơ 31m"
     assert normalize("Привет hồ sơ 中文") == "привет hồ sơ 中文"
     assert normalize(None) == ""  # type: ignore[arg-type]
