@@ -193,6 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
     check = content.add_parser("check", help="kiểm tra gói nội dung")
     check.add_argument("dir", nargs="?")
     check.set_defaults(func=cmd_content_check)
+    from bot.content.cli import add_commands as add_content_commands
+
+    add_content_commands(content)
     faq = sub.add_parser("faq", help="hỏi đáp").add_subparsers(dest="faq_command", required=True)
     faq.add_parser("match", help="đọc câu hỏi từ stdin, in JSON mỗi dòng").set_defaults(func=cmd_faq_match)
     ev = faq.add_parser("eval", help="đánh giá độ chính xác trên tệp JSONL")

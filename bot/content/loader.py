@@ -228,9 +228,16 @@ def _load_texts(root: Path, config: PackConfig | None, report: Report) -> Texts 
 # Extra sections features register: name -> (file name, loader(doc, report) -> object)
 SectionLoader = Callable[[YamlDoc, Report], Any]
 EXTRA_SECTIONS: dict[str, tuple[str, SectionLoader]] = {}
+# Sections whose file may be absent: their loader then gets an empty document (doc.data is None).
+OPTIONAL_SECTIONS: set[str] = set()
+# Checks across files, run once every file is parsed: fn(root, docs, parsed models, report).
+PackCheck = Callable[[Path, dict[str, YamlDoc | None], dict[str, Any], Report], None]
+PACK_CHECKS: list[PackCheck] = []
 
 
 def _load(root: Path) -> tuple[ContentPack | None, Report]:
+    import bot.content.holidays  # noqa: F401  (calendar.yaml)
+    import bot.content.provinces  # noqa: F401  (communes against the official list)
     import bot.features  # noqa: F401  (features register their sections and templates)
 
     root = root.resolve()
@@ -255,6 +262,9 @@ def _load(root: Path) -> tuple[ContentPack | None, Report]:
             report.error(doc.file, 1, "groups", "không có số điện thoại nào đã xác nhận")
     if agencies and docs["agencies"]:
         _check_agencies(docs["agencies"], agencies, report)
+    parsed = {"pack": config, "slogans": slogans, "hotlines": hotlines, "agencies": agencies}
+    for pack_check in PACK_CHECKS:
+        pack_check(root, docs, parsed, report)
     texts = _load_texts(root, config, report)
     faq, groups = _load_faq(root, texts, report)
     smalltalk = SmalltalkFile()
@@ -263,6 +273,9 @@ def _load(root: Path) -> tuple[ContentPack | None, Report]:
         smalltalk = (_validate(doc, SmalltalkFile, report) if doc else None) or SmalltalkFile()
     extras: dict[str, Any] = {}
     for name, (file_name, loader) in EXTRA_SECTIONS.items():
+        if name in OPTIONAL_SECTIONS and not (root / file_name).exists():
+            extras[name] = loader(YamlDoc(file=root / file_name, data=None), report)
+            continue
         doc = _read(root / file_name, report)
         if doc is not None:
             extras[name] = loader(doc, report)
