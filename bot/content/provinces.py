@@ -64,17 +64,19 @@ class OfficialCommune:
 
 
 class ProvinceNotFound(LookupError):
-    def __init__(self, query: str, candidates: list[OfficialProvince]) -> None:
+    def __init__(self, query: str, candidates: list[OfficialProvince], ambiguous: bool = False) -> None:
         super().__init__(query)
         self.query = query
         self.candidates = candidates
+        self.ambiguous = ambiguous
 
     def message(self) -> str:
-        if self.candidates:
-            names = ", ".join(p.official_name for p in self.candidates)
+        names = ", ".join(p.official_name for p in self.candidates)
+        if self.ambiguous:
             return f"'{self.query}' có thể là: {names}. Ghi rõ hơn tên tỉnh, thành phố."
-        return (f"không tìm thấy tỉnh, thành phố '{self.query}' trong danh mục {len(provinces())} tỉnh, "
-                "thành phố sau ngày 1/7/2025 (tên cũ trước sáp nhập không dùng được).")
+        near = f" Tên gần giống: {names}." if names else ""
+        return (f"không có tỉnh, thành phố '{self.query}' trong danh mục {len(provinces())} tỉnh, thành phố từ "
+                f"ngày 1/7/2025.{near} Tỉnh đã hợp nhất thì dùng tên tỉnh, thành phố sau hợp nhất.")
 
 
 def package_version() -> str:
@@ -108,8 +110,9 @@ def communes(province_code: int) -> tuple[OfficialCommune, ...]:
 # --- matching names as people type them --------------------------------------------------------------
 _NON_WORD = re.compile(r"[^0-9a-z]+")
 _PROVINCE_PREFIXES = ("thanh pho ", "tinh ", "tp ", "t p ")
-# What people call a province besides its name (one entry: the city's old name is still everyday speech).
-NICKNAMES = {"sai gon": "ho chi minh", "saigon": "ho chi minh"}
+# What people call a province besides its name: Sài Gòn, and Thừa Thiên Huế (the province became Huế city
+# in 2025 without merging).
+NICKNAMES = {"sai gon": "ho chi minh", "saigon": "ho chi minh", "thua thien hue": "hue"}
 
 
 def _key(text: str) -> str:
@@ -131,24 +134,20 @@ def _province_keys(p: OfficialProvince) -> set[str]:
 
 
 def find_province(query: str) -> OfficialProvince:
-    """The province meant by `query`; ProvinceNotFound (with candidates when ambiguous) otherwise."""
+    """The province meant by `query`: its name with or without diacritics and "tỉnh"/"TP" prefix, written
+    together ("quangngai"), its initials ("HCM") or its everyday name ("Sài Gòn"). Nothing is guessed: a typo
+    or a pre-2025 name ("Quảng Nam", now part of Đà Nẵng) raises ProvinceNotFound with the nearest names, as
+    a near name is often another province ("Quảng Bình" / "Quảng Ninh")."""
     key = _strip_province_prefix(_key(query))
     key = NICKNAMES.get(key, key)
-    if not key:
-        raise ProvinceNotFound(query, [])
-    exact = [p for p in provinces() if key in _province_keys(p) or key.replace(" ", "") in _province_keys(p)]
+    exact = [p for p in provinces() if key and (key in _province_keys(p) or key.replace(" ", "") in _province_keys(p))]
     if len(exact) == 1:
         return exact[0]
     if exact:
-        raise ProvinceNotFound(query, exact)
+        raise ProvinceNotFound(query, exact, ambiguous=True)
     names = [_key(p.name) for p in provinces()]
-    scored = process.extract(key, names, scorer=fuzz.ratio, limit=3, score_cutoff=75)
-    if not scored:
-        raise ProvinceNotFound(query, [])
-    best = scored[0]
-    if len(scored) == 1 or best[1] - scored[1][1] >= 8:
-        return provinces()[best[2]]
-    raise ProvinceNotFound(query, [provinces()[index] for _, _, index in scored])
+    near = process.extract(key, names, scorer=fuzz.ratio, limit=3, score_cutoff=60) if key else []
+    raise ProvinceNotFound(query, [provinces()[index] for _, _, index in near])
 
 
 def same_name(a: str, b: str) -> bool:
