@@ -24,7 +24,8 @@ def cmd_content_new(args: argparse.Namespace) -> int:
     if not report.ok:
         print(report.render(), file=sys.stderr)
         return 1
-    print(f"Chạy thử: CCHC_CONTENT_DIR={target} make run")
+    database = f"sqlite+aiosqlite:///data/{target.resolve().name}.db"
+    print(f"Chạy thử: CCHC_CONTENT_DIR={target} CCHC_DATABASE_URL={database} make run")
     return 0
 
 

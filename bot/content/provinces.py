@@ -306,8 +306,9 @@ def diff_communes(agencies: AgencyFile, province: OfficialProvince) -> CommuneDi
             diff.coded.append((i, match))
     # Names neither coded nor official: kept for the province to decide; their closest official commune is
     # not added beside them (it is most likely the same place, misspelt or under an old name).
+    coded = {i for i, _ in diff.coded}
     for i, commune in enumerate(agencies.communes):
-        if commune.code is None and all(i != j for j, _ in diff.coded):
+        if commune.code is None and i not in coded:
             near = closest_commune(commune.name, [c for c in official if c.code not in seen])
             diff.unknown.append((i, near))
             if near is not None:
