@@ -126,11 +126,18 @@ def test_update_communes_reports_then_applies_keeping_aliases_and_routing(genera
 def test_update_communes_records_codes_of_a_hand_written_pack(tmp_path, capsys) -> None:
     pack_dir = tmp_path / "content"
     shutil.copytree(REPO / "content", pack_dir)
+    _edit(pack_dir / "agencies.yaml", "name: Xã Tịnh Khê\n", "name: Xã Tinh Khe\n")  # a typo: left to the province
     assert main(["content", "update-communes", str(pack_dir), "--apply"]) == 0
-    assert "Ghi thêm mã chính thức cho 96" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Ghi thêm mã chính thức cho 95" in out and "? Xã Tinh Khe — tên gần nhất: Xã Tịnh Khê" in out
     agencies = load_pack(pack_dir).agencies
-    assert all(c.code for c in agencies.communes) and agencies.communes_source.province_code == 51
-    assert len(agencies.communes) == 96
+    assert agencies.communes_source.province_code == 51
+    assert [c.name for c in agencies.communes if not c.code] == ["Xã Tinh Khe"]
+    assert len(agencies.communes) == 96  # its official name is not added beside it
+    _edit(pack_dir / "agencies.yaml", "name: Xã Tinh Khe\n", "name: Xã Tịnh Khê\n")
+    assert main(["content", "update-communes", str(pack_dir), "--apply"]) == 0
+    assert all(c.code for c in load_pack(pack_dir).agencies.communes)
+    capsys.readouterr()
     assert main(["content", "update-communes", str(pack_dir)]) == 0
     assert "Không có thay đổi" in capsys.readouterr().out
 
