@@ -127,8 +127,10 @@ def check_calendar(doc: YamlDoc, data: CalendarFile, report: Report, today: dt.d
                 elif field == "not_days_off" and base.base_holiday(day) is None:
                     report.warning(doc.file, line(where), fld,
                                    f"ngày {day:%d/%m/%Y} không phải ngày nghỉ trong lịch mặc định (thư viện holidays)")
+    todo = {tuple(t.path) for t in doc.todos}  # an unconfirmed `decision: !todo` is already warned about
     for year in years_to_check(today):
-        if year not in data.years:
+        entry = data.years.get(year)
+        if (entry is None or not entry.decision) and ("years", str(year), "decision") not in todo:
             report.warning(doc.file, line(("years",)), f"years.{year}",
                            f"chưa ghi quyết định về lịch nghỉ lễ, Tết năm {year} (decision, days_off, working_days); "
                            "hạn trả lời đang tính theo lịch mặc định của thư viện holidays")

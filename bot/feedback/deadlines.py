@@ -4,8 +4,8 @@ Practice for Vietnamese administrative deadlines ("x ngày làm việc kể từ
 arrives is not counted; counting starts on the next working day. Working days are Monday–Friday minus the
 public holidays of the official calendar (`bot.content.holidays`: the `holidays` package's Vietnamese
 calendar with the pack's per-year decisions in `calendar.yaml`) and the pack's `agencies.yaml: holidays`; a
-Saturday/Sunday declared a make-up working day (in the calendar or `feedback.yaml: extra_working_days`) counts. The deadline is the end of the last working day, local
-time, stored as an aware UTC datetime so the queue can sort and flag overdue items on any database.
+Saturday/Sunday declared a make-up working day (in the calendar or `feedback.yaml: extra_working_days`)
+counts. The deadline is the end of the last working day, local time, stored as an aware UTC datetime so the queue can sort and flag overdue items on any database.
 """
 from __future__ import annotations
 
