@@ -166,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     check = content.add_parser("check", help="kiểm tra gói nội dung")
     check.add_argument("dir", nargs="?")
     check.set_defaults(func=cmd_content_check)
+    from bot.content_cli import add_commands as add_content_commands
+
+    add_content_commands(content)
     from bot.features import FEATURES
     from dashboard.cli import add_commands as add_admin_commands
 

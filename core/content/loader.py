@@ -267,6 +267,11 @@ def _load(root: Path, spec: PackSpec | None) -> tuple[ContentPack | None, Report
             report.error(doc.file, 1, "groups", "không có số điện thoại nào đã xác nhận")
     if agencies and docs["agencies"]:
         _check_agencies(docs["agencies"], agencies, report)
+    if agencies and docs["agencies"] and docs["pack"]:
+        from core.content.provinces import check_communes  # communes against the official list
+
+        check_communes(root, docs, {"pack": config, "slogans": slogans, "hotlines": hotlines, "agencies": agencies},
+                       report)
     texts = _load_texts(root, config, report, spec)
     if texts is not None:  # answers name a contact only when the pack has its confirmed number
         texts.env.globals["hotlines"] = {e.id: e for g in hotlines.groups for e in g.entries if e.phone} if hotlines else {}
@@ -276,6 +281,12 @@ def _load(root: Path, spec: PackSpec | None) -> tuple[ContentPack | None, Report
         doc = _read(root / "smalltalk.yaml", report)
         smalltalk = (_validate(doc, SmalltalkFile, report) if doc else None) or SmalltalkFile()
     extras: dict[str, Any] = {}
+    from core.content import holidays  # calendar.yaml: optional, the official calendar alone without it
+
+    calendar_file = root / holidays.FILE_NAME
+    calendar_doc = _read(calendar_file, report) if calendar_file.exists() else YamlDoc(file=calendar_file, data=None)
+    if calendar_doc is not None:
+        extras["calendar"] = holidays.load_section(calendar_doc, report)
     if (root / "procedures.yaml").exists():  # optional: the catalogue of common procedures (FAQ)
         from core.content.procedures import load_section as load_procedures
 

@@ -105,6 +105,15 @@ class Commune(Strict):
     name: str
     aliases: list[str] = []
     agency: str | None = None
+    code: int | None = None  # official code (vietnam-provinces); lets `update-communes` see renames
+
+
+class CommunesSource(Strict):
+    """Where `communes` came from: written by `cchc-bot content new` and `content update-communes`."""
+
+    package: Literal["vietnam-provinces"] = "vietnam-provinces"
+    version: str
+    province_code: int
 
 
 class Category(Strict):
@@ -132,6 +141,7 @@ class AgencyFile(Strict):
     categories: list[Category] = []
     routing: list[RoutingRule] = []
     holidays: list[dt.date] = []
+    communes_source: CommunesSource | None = None
 
 
 FaqAction = Literal["feedback", "feedback_lookup", "hotlines", "subscribe", "slogan"]

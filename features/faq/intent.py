@@ -24,7 +24,7 @@ from typing import Iterable, Literal, Mapping
 
 import yaml
 
-from vntext.engine import Decision, FaqEngine
+from vntext.engine import FaqEngine
 from vntext.normalize import _raw_tokens, fold
 
 __all__ = ["Understanding", "Interpreter", "Cues", "load_cues"]

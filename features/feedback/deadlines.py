@@ -2,28 +2,37 @@
 
 Practice for Vietnamese administrative deadlines ("x ngày làm việc kể từ ngày nhận"): the day the report
 arrives is not counted; counting starts on the next working day. Working days are Monday–Friday minus the
-pack's public holidays (`agencies.yaml: holidays`); a Saturday/Sunday the province declares a make-up working
-day (`feedback.yaml: extra_working_days`) counts. The deadline is the end of the last working day, local
-time, stored as an aware UTC datetime so the queue can sort and flag overdue items on any database.
+public holidays of the official calendar (`core.content.holidays`: the `holidays` package's Vietnamese
+calendar with the pack's per-year decisions in `calendar.yaml`) and the pack's `agencies.yaml: holidays`; a
+Saturday/Sunday declared a make-up working day (in the calendar or `feedback.yaml: extra_working_days`)
+counts. The deadline is the end of the last working day, local time, stored as an aware UTC datetime so the queue can sort and flag overdue items on any database.
 """
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from typing import Protocol
 from zoneinfo import ZoneInfo
+
+
+class DayCalendar(Protocol):
+    def is_working_day(self, day: dt.date) -> bool: ...
 
 
 class WorkCalendar:
     def __init__(self, holidays: Iterable[dt.date] = (), extra_working_days: Iterable[dt.date] = (),
-                 timezone: str = "Asia/Ho_Chi_Minh") -> None:
+                 timezone: str = "Asia/Ho_Chi_Minh", official: DayCalendar | None = None) -> None:
         self.holidays = frozenset(holidays)
         self.extra = frozenset(extra_working_days)
         self.tz = ZoneInfo(timezone)
+        self.official = official  # None: Monday–Friday minus `holidays` only
 
     def is_working_day(self, day: dt.date) -> bool:
         if day in self.extra:
             return True
-        return day.weekday() < 5 and day not in self.holidays
+        if day in self.holidays:
+            return False
+        return self.official.is_working_day(day) if self.official is not None else day.weekday() < 5
 
     def local_date(self, moment: dt.datetime) -> dt.date:
         return moment.astimezone(self.tz).date()

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from core.content.holidays import calendar_of
 from features.feedback import codes
 from features.feedback.config import FeedbackSettings, settings_of
 from features.feedback.deadlines import WorkCalendar
@@ -333,7 +334,7 @@ class FeedbackService:
         pack = self.pack
         if self._calendar is None or self._calendar[0] != id(pack):
             self._calendar = (id(pack), WorkCalendar(pack.agencies.holidays, self.settings.extra_working_days,
-                                                     pack.config.timezone))
+                                                     pack.config.timezone, official=calendar_of(pack)))
         return self._calendar[1]
 
     @property
