@@ -7,6 +7,7 @@ import secrets
 import sys
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -21,7 +22,10 @@ from core.content import ContentPack
 from core.content.loader import load_pack
 from core.context import PackHolder, Services
 from core.feature import Feature, Host
-from core.inbox import Inbox
+from core.delivery import DeliveryPolicy
+from core.inbox import Inbox, new_process_id
+from core.outbox import Outbox
+from core.pacing import Pacers
 from core.storage.db import make_engine, max_concurrent_turns, session_factory
 from core.storage.repos import Store
 from core.turns import Core
@@ -39,6 +43,7 @@ class Bot(Host):
     engine: AsyncEngine
     core: Core
     channels: list[Channel] = field(default_factory=list)
+    policies: dict[str, DeliveryPolicy] = field(default_factory=dict)  # channel -> its delivery policy
 
     def web_app(self) -> web.Application:
         from dashboard import setup_dashboard
@@ -58,11 +63,16 @@ async def build_bot(settings: Settings, *, pack: ContentPack | None = None, migr
         await upgrade(engine)
     store = Store(session_factory(engine))
     holder = PackHolder(pack)
+    senders: dict[str, Any] = {}
+    policies: dict[str, DeliveryPolicy] = {}
     services = Services(store=store, packs=holder)
+    services.outbox = Outbox(store.sessions, senders, process_id=new_process_id(), policies=policies,
+                             pacers=Pacers(), on_blocked=store.mark_blocked, dead_after=settings.inbox_dead_after)
     services.extra["secret_key"] = settings.secret_key or secrets.token_urlsafe(48)
     services.extra.setdefault("dashboard_config", DashboardConfig.from_env(settings.extra))
     core = Core(services, build_router(features))
-    bot = Bot(settings=settings, engine=engine, services=services, core=core, env=settings.extra)
+    bot = Bot(settings=settings, engine=engine, services=services, core=core, env=settings.extra, senders=senders,
+              policies=policies)
     services.extra["senders"] = bot.senders
     if settings.content_reload_seconds > 0:
         from core.content.watch import watch_pack
@@ -80,8 +90,7 @@ def use_inbox(bot: Bot) -> Inbox:
     handles the turns and sends the replies for the life of the process."""
     inbox = bot.services.extra.get("inbox")
     if inbox is None:
-        inbox = Inbox(bot.services.store.sessions, bot.core.handle, bot.senders,
-                      on_blocked=bot.services.store.mark_blocked,
+        inbox = Inbox(bot.services.store.sessions, bot.core.handle, bot.services.outbox,
                       max_parallel=max_concurrent_turns(bot.engine), dead_after=bot.settings.inbox_dead_after,
                       keep_days=bot.settings.inbox_keep_days)
         bot.services.extra["inbox"] = inbox

@@ -35,6 +35,8 @@ class Services:
     packs: PackHolder
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
     extra: dict[str, Any] = field(default_factory=dict)
+    # The one outbound pipeline (core.outbox.Outbox): features enqueue messages to people here.
+    outbox: Any = None
 
     @property
     def pack(self) -> ContentPack:

@@ -7,11 +7,13 @@ turns run from the stored rows, so nothing acknowledged is ever lost.
 * :meth:`Inbox.run` claims events and runs their turns: one user's events one at a time in arrival order
   (only the oldest pending event of a user can be claimed, and only when nobody alive holds it), different
   users in parallel, across any number of processes sharing the database (SQLite: one process).
-* The turn's closing transaction (``Core.handle(also=...)``) marks the event done and stores the replies
-  owed as an outbox row; the replies are then sent. A crash before that commit leaves the event pending;
-  a crash after it leaves the outbox row pending. Both are taken over by any live process once the dead
-  process's heartbeat is older than ``dead_after`` seconds; so a reply can be sent twice only for the
-  event in flight at the crash.
+* The turn's closing transaction (``Core.handle(also=...)``) marks the event done, stores the replies
+  owed as an outbox row (core/outbox.py) and releases the messages that were waiting for this person to
+  write again; those go first, then the replies. A user's next event is not claimed while a reply to
+  the previous one is unsent, so replies keep their order. A crash before that commit leaves the event
+  pending; a crash after it leaves the outbox row pending. Both are taken over by any live process once
+  the dead process's heartbeat is older than ``dead_after`` seconds; so a reply can be sent twice only
+  for the event in flight at the crash.
 * A turn that fails (the handler raised) is parked with the error and the citizen gets the polite error
   reply once; an event whose turn crashed its process ``max_attempts`` times is parked without running.
 * Handled events and sent replies older than ``keep_days`` are pruned hourly.
@@ -26,15 +28,16 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
-from core.channel import Blocked, DeliveryError, PermanentError, Sender
-from core.codec import incoming_from_dict, incoming_to_dict, reply_from_dict, reply_to_dict
+from core.codec import incoming_from_dict, incoming_to_dict
+from core.delivery import MessageKind
+from core.outbox import Outbox
 from core.storage.models import InboxEvent, OutboxMessage, Process, utcnow
 from core.storage.upsert import insert_for
 from core.types import Incoming, Reply
@@ -42,7 +45,6 @@ from core.types import Incoming, Reply
 log = logging.getLogger(__name__)
 
 HandleFn = Callable[..., Any]  # Core.handle(incoming, *, also=...)
-BlockedFn = Callable[[str, str], Any]
 
 
 def new_process_id() -> str:
@@ -55,10 +57,8 @@ class Inbox:
         self,
         sessions: async_sessionmaker[AsyncSession],
         handle: HandleFn,
-        senders: Mapping[str, Sender],
+        outbox: Outbox,
         *,
-        process_id: str | None = None,
-        on_blocked: BlockedFn | None = None,
         max_parallel: int = 32,
         poll_interval: float = 0.5,
         heartbeat_interval: float = 2.0,
@@ -67,14 +67,13 @@ class Inbox:
         keep_days: int = 14,
         clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
-        """``handle``: ``Core.handle``; ``senders``: channel name -> Sender (read at send time, so channels
-        started later are found); ``dead_after``: seconds without a heartbeat after which a process's
+        """``handle``: ``Core.handle``; ``outbox``: where replies are owed and sent (its process id is this
+        process's name in claims); ``dead_after``: seconds without a heartbeat after which a process's
         claims are taken over; ``max_parallel``: turns run at once by this process."""
         self.sessions = sessions
         self.handle = handle
-        self.senders = senders
-        self.process_id = process_id or new_process_id()
-        self.on_blocked = on_blocked
+        self.outbox = outbox
+        self.process_id = outbox.process_id
         self.max_parallel = max_parallel
         self.poll_interval = poll_interval
         self.heartbeat_interval = heartbeat_interval
@@ -92,7 +91,7 @@ class Inbox:
         event_id = incoming.message_id or f"anon:{uuid.uuid4().hex}"
         async with self.sessions.begin() as session:
             stmt = insert_for(session, InboxEvent.__table__).values(
-                channel=incoming.channel, event_id=event_id[:160],
+                channel=incoming.channel, event_id=event_id[:160], external_id=incoming.user_id[:128],
                 user_key=f"{incoming.channel}:{incoming.user_id}"[:200], payload=incoming_to_dict(incoming),
                 status="pending", attempts=0, error="", received_at=self.clock(),
             ).on_conflict_do_nothing(index_elements=["channel", "event_id"])
@@ -138,7 +137,7 @@ class Inbox:
                 self._running.add(task)
                 task.add_done_callback(self._done)
                 started += 1
-        await self._deliver_orphans()
+        await self.outbox.run_once()
         return started
 
     def _done(self, task: asyncio.Task[None]) -> None:
@@ -177,10 +176,13 @@ class Inbox:
         first_of_user = ~select(older.id).where(
             older.user_key == InboxEvent.user_key, older.status == "pending", older.id < InboxEvent.id).exists()
         claimable = or_(InboxEvent.claimed_by.is_(None), InboxEvent.claimed_by.not_in(self._live_ids()))
+        replies_sent = ~select(OutboxMessage.id).where(  # the previous turn's replies went out first
+            OutboxMessage.channel == InboxEvent.channel, OutboxMessage.external_id == InboxEvent.external_id,
+            OutboxMessage.status == "pending", OutboxMessage.kind == MessageKind.REPLY.value).exists()
         async with self.sessions() as session:
             rows = (await session.execute(
                 select(InboxEvent.id, InboxEvent.claimed_by)
-                .where(InboxEvent.status == "pending", first_of_user, claimable)
+                .where(InboxEvent.status == "pending", first_of_user, claimable, replies_sent)
                 .order_by(InboxEvent.id).limit(limit))).all()
         claimed: list[tuple[int, dict[str, Any], int]] = []
         for row_id, holder in rows:
@@ -202,89 +204,36 @@ class Inbox:
         if attempts > self.max_attempts:  # this event's turn stopped its process again and again
             await self._park(row_id, incoming, "dừng tiến trình nhiều lần", [])
             return
-        outbox_id: list[int] = []
+        owed: list[int] = []
 
         async def also(session: AsyncSession, replies: list[Reply]) -> None:
             await session.execute(update(InboxEvent).where(InboxEvent.id == row_id)
                                   .values(status="done", handled_at=self.clock(), claimed_by=None))
-            outbox_id.append(await self._owe(session, incoming, replies))
+            owed[:] = await self.outbox.release_deferred(session, incoming.channel, incoming.user_id,
+                                                          incoming.message_id)
+            owed.append(await self._owe(session, row_id, incoming, replies))
 
         replies = await self.handle(incoming, also=also)  # a lost race is run again inside
-        if not outbox_id:  # the turn failed: its replies are the polite error message
-            outbox_id.append(await self._park(row_id, incoming, "xử lý lỗi", replies))
-        await self._send(outbox_id[0], incoming.channel, incoming.user_id, replies, incoming.message_id)
+        if not owed:  # the turn failed: its replies are the polite error message
+            owed.append(await self._park(row_id, incoming, "xử lý lỗi", replies))
+        await self.outbox.deliver(owed)
         for callback in self._listeners:
             try:
                 callback(incoming)
             except Exception:  # noqa: BLE001 - a listener must not break the runner
                 log.exception("inbox listener failed")
 
-    async def _owe(self, session: AsyncSession, incoming: Incoming, replies: list[Reply]) -> int:
-        result = await session.execute(insert(OutboxMessage).values(
-            channel=incoming.channel, external_id=incoming.user_id, kind="reply",
-            reply_to=incoming.message_id[:160], replies=[reply_to_dict(r) for r in replies],
-            status="pending", attempts=0, claimed_by=self.process_id, error="", created_at=self.clock(),
-        ).returning(OutboxMessage.id))
-        return int(result.scalar_one())
+    async def _owe(self, session: AsyncSession, row_id: int, incoming: Incoming, replies: list[Reply]) -> int:
+        return await self.outbox.enqueue(session, channel=incoming.channel, external_id=incoming.user_id,
+                                         replies=replies, kind=MessageKind.REPLY, ref=f"inbox:{row_id}",
+                                         reply_to=incoming.message_id, claim=True)
 
     async def _park(self, row_id: int, incoming: Incoming, why: str, replies: list[Reply]) -> int:
         async with self.sessions.begin() as session:
             await session.execute(update(InboxEvent).where(InboxEvent.id == row_id)
                                   .values(status="parked", error=why[:200], handled_at=self.clock(), claimed_by=None))
             log.warning("inbox: event %s parked (%s)", row_id, why)
-            return await self._owe(session, incoming, replies)
-
-    # -- replies ------------------------------------------------------------------------------------------
-    async def _send(self, outbox_id: int, channel: str, user_id: str, replies: list[Reply], reply_to: str) -> None:
-        sender = self.senders.get(channel)
-        status, error = "sent", ""
-        if not replies:
-            pass
-        elif sender is None:
-            status, error = "pending", ""
-            log.warning("inbox: no sender for channel %s; reply %s waits", channel, outbox_id)
-        else:
-            try:
-                await sender.send(user_id, replies, retry=True, reply_to=reply_to)
-            except Blocked:
-                status, error = "failed", "người dùng đã chặn bot"
-                if self.on_blocked is not None:
-                    await self.on_blocked(channel, user_id)
-            except PermanentError as exc:
-                status, error = "failed", f"nền tảng từ chối: {str(exc)[:150]}"
-            except DeliveryError as exc:  # transient or rate limited after the adapter's retries: later
-                status, error = "pending", type(exc).__name__
-        async with self.sessions.begin() as session:
-            await session.execute(update(OutboxMessage).where(OutboxMessage.id == outbox_id).values(
-                status=status, error=error, claimed_by=None, attempts=OutboxMessage.attempts + 1,
-                sent_at=self.clock() if status == "sent" else None))
-
-    async def _deliver_orphans(self, limit: int = 50) -> None:
-        """Replies owed but not sent: their process stopped after committing the turn, or the platform
-        failed for a while. Sent in id order; given up after ``max_attempts`` tries."""
-        claimable = or_(OutboxMessage.claimed_by.is_(None), OutboxMessage.claimed_by.not_in(self._live_ids()))
-        async with self.sessions() as session:
-            rows = (await session.execute(
-                select(OutboxMessage.id, OutboxMessage.claimed_by)
-                .where(OutboxMessage.status == "pending", OutboxMessage.kind == "reply", claimable)
-                .order_by(OutboxMessage.id).limit(limit))).all()
-        for row_id, holder in rows:
-            async with self.sessions.begin() as session:
-                same_holder = OutboxMessage.claimed_by.is_(None) if holder is None else OutboxMessage.claimed_by == holder
-                got = (await session.execute(
-                    update(OutboxMessage).where(OutboxMessage.id == row_id, OutboxMessage.status == "pending", same_holder)
-                    .values(claimed_by=self.process_id)
-                    .returning(OutboxMessage.channel, OutboxMessage.external_id, OutboxMessage.replies,
-                               OutboxMessage.reply_to, OutboxMessage.attempts))).first()
-            if got is None:
-                continue
-            channel, external_id, data, reply_to, tries = got
-            if tries >= self.max_attempts:
-                async with self.sessions.begin() as session:
-                    await session.execute(update(OutboxMessage).where(OutboxMessage.id == row_id)
-                                          .values(status="failed", error="hết số lần thử", claimed_by=None))
-                continue
-            await self._send(row_id, channel, external_id, [reply_from_dict(r) for r in data], reply_to)
+            return await self._owe(session, row_id, incoming, replies)
 
     # -- processes ----------------------------------------------------------------------------------------
     async def heartbeat(self) -> None:

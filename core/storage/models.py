@@ -112,6 +112,7 @@ class InboxEvent(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     channel: Mapped[str] = mapped_column(String(32))
     event_id: Mapped[str] = mapped_column(String(160))
+    external_id: Mapped[str] = mapped_column(String(128))  # the platform's id of the person
     user_key: Mapped[str] = mapped_column(String(200))
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(16), default="pending")
@@ -123,14 +124,21 @@ class InboxEvent(Base):
 
 
 class OutboxMessage(Base):
-    """Replies owed to a user, written in the same transaction that finishes the turn (or by a feature
-    for later messages), sent by any live process; a row is the checkpoint of its delivery.
+    """A message owed to a person (see core/outbox.py): written in the same transaction as what causes
+    it (the turn, an official's action), sent by any live process; the row is the checkpoint.
 
-    ``status``: pending, sent, failed (``error``); ``reply_to`` is the platform message a reply answers.
+    ``kind``: reply, official_answer, status_change, bulletin (``priority`` follows it); ``status``:
+    pending, sent, deferred (waits for the person's next message), failed; ``reason`` says why in
+    Vietnamese; ``ref`` names what it belongs to (``feedback:<report id>``); ``reply_to`` is the
+    platform message it answers; ``tag`` how it went (a Messenger tag, "proactive" on Zalo).
     """
 
     __tablename__ = "outbox_messages"
-    __table_args__ = (Index("ix_outbox_pending", "status", "id"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at", "priority", "id"),
+        Index("ix_outbox_person", "channel", "external_id", "status"),
+        Index("ix_outbox_ref", "ref"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     channel: Mapped[str] = mapped_column(String(32))
@@ -142,6 +150,11 @@ class OutboxMessage(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     claimed_by: Mapped[str | None] = mapped_column(String(64), default=None)
     error: Mapped[str] = mapped_column(String(200), default="")
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    ref: Mapped[str] = mapped_column(String(64), default="")
+    tag: Mapped[str] = mapped_column(String(32), default="")
+    priority: Mapped[int] = mapped_column(Integer, default=10)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[dt.datetime | None] = mapped_column(default=None)
 

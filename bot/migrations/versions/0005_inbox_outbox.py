@@ -23,6 +23,7 @@ def upgrade() -> None:
         sa.Column("id", BigId, primary_key=True, autoincrement=True),
         sa.Column("channel", sa.String(32), nullable=False),
         sa.Column("event_id", sa.String(160), nullable=False),
+        sa.Column("external_id", sa.String(128), nullable=False),
         sa.Column("user_key", sa.String(200), nullable=False),
         sa.Column("payload", sa.JSON(), nullable=False),
         sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
@@ -47,10 +48,17 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("claimed_by", sa.String(64), nullable=True),
         sa.Column("error", sa.String(200), nullable=False, server_default=""),
+        sa.Column("reason", sa.String(200), nullable=False, server_default=""),
+        sa.Column("ref", sa.String(64), nullable=False, server_default=""),
+        sa.Column("tag", sa.String(32), nullable=False, server_default=""),
+        sa.Column("priority", sa.Integer(), nullable=False, server_default="10"),
+        sa.Column("next_attempt_at", TS, nullable=False),
         sa.Column("created_at", TS, nullable=False),
         sa.Column("sent_at", TS, nullable=True),
     )
-    op.create_index("ix_outbox_pending", "outbox_messages", ["status", "id"])
+    op.create_index("ix_outbox_due", "outbox_messages", ["status", "next_attempt_at", "priority", "id"])
+    op.create_index("ix_outbox_person", "outbox_messages", ["channel", "external_id", "status"])
+    op.create_index("ix_outbox_ref", "outbox_messages", ["ref"])
     op.create_table(
         "processes",
         sa.Column("id", sa.String(64), primary_key=True),
@@ -61,7 +69,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("processes")
-    op.drop_index("ix_outbox_pending", table_name="outbox_messages")
+    for index in ("ix_outbox_due", "ix_outbox_person", "ix_outbox_ref"):
+        op.drop_index(index, table_name="outbox_messages")
     op.drop_table("outbox_messages")
     op.drop_index("ix_inbox_received", table_name="inbox_events")
     op.drop_index("ix_inbox_pending", table_name="inbox_events")
