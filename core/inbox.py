@@ -76,7 +76,8 @@ class Inbox:
         self.process_id = outbox.process_id
         self.max_parallel = max_parallel
         self.poll_interval = poll_interval
-        self.heartbeat_interval = heartbeat_interval
+        # several beats per dead_after, so a live process never looks dead to the others (or to itself)
+        self.heartbeat_interval = min(heartbeat_interval, dead_after / 4)
         self.dead_after = dead_after
         self.max_attempts = max_attempts
         self.keep_days = keep_days
@@ -175,7 +176,8 @@ class Inbox:
         older = aliased(InboxEvent)
         first_of_user = ~select(older.id).where(
             older.user_key == InboxEvent.user_key, older.status == "pending", older.id < InboxEvent.id).exists()
-        claimable = or_(InboxEvent.claimed_by.is_(None), InboxEvent.claimed_by.not_in(self._live_ids()))
+        claimable = or_(InboxEvent.claimed_by.is_(None), and_(InboxEvent.claimed_by != self.process_id,
+                                                              InboxEvent.claimed_by.not_in(self._live_ids())))
         replies_sent = ~select(OutboxMessage.id).where(  # the previous turn's replies went out first
             OutboxMessage.channel == InboxEvent.channel, OutboxMessage.external_id == InboxEvent.external_id,
             OutboxMessage.status == "pending", OutboxMessage.kind == MessageKind.REPLY.value).exists()

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.channel import Blocked, DeliveryError, OutsideWindow, PermanentError, QuotaExceeded, RateLimited, Sender
@@ -133,7 +133,8 @@ class Outbox:
             rows = (await session.execute(
                 select(OutboxMessage.id, OutboxMessage.claimed_by)
                 .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= self.clock(),
-                       or_(OutboxMessage.claimed_by.is_(None), OutboxMessage.claimed_by.not_in(live)))
+                       or_(OutboxMessage.claimed_by.is_(None),
+                           and_(OutboxMessage.claimed_by != self.process_id, OutboxMessage.claimed_by.not_in(live))))
                 .order_by(OutboxMessage.priority, OutboxMessage.id).limit(limit))).all()
         sent = 0
         for row_id, holder in rows:
