@@ -504,7 +504,7 @@ async def show_report(ctx: Context, code: str) -> list[Reply]:
     ctx.log_answer = "feedback:lookup-show"
     labels = ctx.pack.texts.labels
     history = [(_local_date(ctx, e.created_at), labels.get(f"fb.event.{e.kind}", e.kind),
-                e.text if e.kind != "rated" else f"{e.data.get('score', '')}/5") for e in view.history]
+                f"{e.data['score']}/5" if e.kind == "rated" and e.data.get("score") else e.text) for e in view.history]
     raw = codes.normalize(view.code)
     rows: list[list[Button]] = []
     if view.can_rate and view.rating is None:

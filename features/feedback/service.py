@@ -87,6 +87,11 @@ class Forbidden(FeedbackError):
     pass
 
 
+class NotPermitted(Forbidden):
+    """The official may see the report but not perform this action (the dashboard answers 403). A plain
+    `Forbidden` means the report is outside their scope and is answered exactly like `NotFound`."""
+
+
 class InvalidTransition(FeedbackError):
     pass
 
@@ -523,8 +528,10 @@ class FeedbackService:
         history = []
         for e in reversed(events):
             view = self._event_view(e)
-            if e.kind not in CITIZEN_TEXT_EVENTS or (e.kind in ("citizen_comment", "rated", "reopened") and not owner):
-                view = dataclasses.replace(view, text="")
+            # Only the submitter reads texts (answers, resolutions, rejection reasons, comments); anyone else
+            # holding the code sees the status history without a word of content.
+            if e.kind not in CITIZEN_TEXT_EVENTS or not owner:
+                view = dataclasses.replace(view, text="", data={} if not owner else view.data)
             history.append(view)
         now = self.now()
         return CitizenView(
@@ -801,13 +808,13 @@ class FeedbackService:
         sources, to_status = TRANSITIONS[action]
         now = self.now()
         outbox_ids: list[int] = []
-        denied = False
+        denied: type[Forbidden] | None = None
         async with self.sessions.begin() as s:
             report = await s.get(Report, report_id, with_for_update=True)
             if report is None:
                 raise NotFound(f"report {report_id}")
             if not can_act(actor, report, action, self.receiving_agency):
-                denied = True
+                denied = NotPermitted if can_view(actor, report, self.receiving_agency) else Forbidden
             else:
                 if report.status not in sources:
                     raise InvalidTransition(f"{action} from {report.status}")
@@ -828,7 +835,10 @@ class FeedbackService:
                 elif action == "duplicate":
                     original = (await s.get(Report, duplicate_of) if isinstance(duplicate_of, int)
                                 else await self._by_code(s, str(duplicate_of or "")))
-                    if original is None or original.id == report.id:
+                    # Every report an action touches is access-checked, and an original the official may not
+                    # see reads exactly like one that does not exist (no probing other agencies' codes).
+                    if (original is None or original.id == report.id
+                            or not can_view(actor, original, self.receiving_agency)):
                         raise InvalidInput("no such original report")
                     report.duplicate_of_id = original.id
                     event.data = {"original": codes.display(original.code)}
@@ -863,9 +873,9 @@ class FeedbackService:
                         outbox_ids.append(row.id)
                 await s.flush()
                 detail = await self._detail(s, actor, report)
-        if denied:
+        if denied is not None:
             await self._deny(actor, report_id, action)
-            raise Forbidden(f"{action} on report {report_id}")
+            raise denied(f"{action} on report {report_id}")
         if outbox_ids:
             await self.notifier.deliver(outbox_ids)
         return detail
