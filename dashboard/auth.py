@@ -122,16 +122,15 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         response.headers.update(headers or {})
         return response
 
-    wait = await dash.throttle.retry_after(keys)
+    wait = await dash.throttle.attempt(keys)  # counted before the password is checked (parallel-safe)
     if wait > 0:
         seconds = math.ceil(wait)
         return refuse(f"Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {seconds} giây.", 429,
                       {"Retry-After": str(seconds)})
     view = await dash.accounts.authenticate(username, password) if username and password else None
     if view is None:
-        await dash.throttle.failed(keys)
         return refuse("Tên đăng nhập hoặc mật khẩu không đúng.", 401)
-    await dash.throttle.succeeded(keys[0])
+    await dash.throttle.succeeded(keys)
     session = await new_session(request)  # a fresh session: no fixation of a pre-login cookie
     token = await dash.accounts.open_session(view.id)
     session.update({"sid": token, "fp": view.fingerprint, "login_at": int(time.time()), "seen": int(time.time())})
