@@ -20,10 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.storage.models import utcnow
 from dashboard.models import Official, OfficialSession
+from dashboard.passwords import MIN_LENGTH, password_problem
 from dashboard.registry import ROLES
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
-MIN_PASSWORD = 10
 
 
 class AccountError(ValueError):
@@ -34,11 +34,11 @@ def normalize_username(username: str) -> str:
     return username.strip().lower()
 
 
-def check_password_policy(password: str) -> None:
-    if len(password) < MIN_PASSWORD:
-        raise AccountError(f"Mật khẩu cần ít nhất {MIN_PASSWORD} ký tự.")
-    if len(password) > 1024:
-        raise AccountError("Mật khẩu quá dài.")
+def check_password_policy(password: str, *, username: str = "", display_name: str = "", agency_id: str = "") -> None:
+    """Refuse weak passwords with the reason (zxcvbn + a Vietnamese dictionary, see dashboard/passwords.py)."""
+    problem = password_problem(password, username=username, display_name=display_name, agency_id=agency_id)
+    if problem:
+        raise AccountError(problem)
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ class Accounts:
             raise AccountError("Tên đăng nhập: 3–64 ký tự a-z, 0-9, dấu chấm, gạch dưới, gạch ngang.")
         if role not in ROLES:
             raise AccountError(f"Vai trò phải là một trong: {', '.join(ROLES)}.")
-        check_password_policy(password)
+        check_password_policy(password, username=username, display_name=display_name, agency_id=agency_id)
         row = Official(username=username, display_name=display_name.strip()[:256] or username,
                        agency_id=agency_id, role=role, password_hash=await self._hash(password), active=True)
         try:
@@ -94,7 +94,11 @@ class Accounts:
         return OfficialView.of(row)
 
     async def set_password(self, username: str, password: str) -> bool:
-        check_password_policy(password)
+        async with self.sessions() as session:
+            row = (await session.execute(
+                select(Official).where(Official.username == normalize_username(username)))).scalar_one_or_none()
+        check_password_policy(password, username=normalize_username(username),
+                              display_name=row.display_name if row else "", agency_id=row.agency_id if row else "")
         new_hash = await self._hash(password)
         async with self.sessions.begin() as session:
             result = await session.execute(
