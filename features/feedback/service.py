@@ -51,6 +51,7 @@ from features.feedback.permissions import (  # noqa: F401 (re-exported for the d
 )
 from features.feedback.routing import route
 from core.storage.models import User
+from core.web import positive_int
 from core.types import Button, Reply
 
 log = logging.getLogger(__name__)
@@ -300,10 +301,11 @@ def _decode_cursor(cursor: str) -> tuple[dt.datetime, int]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         when, rid = raw.split("|", 1)
         moment = dt.datetime.fromisoformat(when)
-        if moment.tzinfo is None:
+        report_id = positive_int(rid)
+        if moment.tzinfo is None or report_id is None:
             raise ValueError
-        return moment, int(rid)
-    except (ValueError, UnicodeDecodeError) as exc:
+        return moment, report_id
+    except (ValueError, UnicodeDecodeError, OverflowError) as exc:
         raise InvalidInput("bad cursor") from exc
 
 

@@ -68,7 +68,7 @@ def domain_errors(exc: Exception) -> web.HTTPException | None:
 
 
 def int_param(value: str | None) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except ValueError:
-        return None
+    """An id or index from the URL: a positive integer that fits a BIGINT, else None (see core.web)."""
+    from core.web import positive_int
+
+    return positive_int(value)
