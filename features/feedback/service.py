@@ -74,6 +74,7 @@ CITIZEN_TEXT_EVENTS = frozenset({"reply", "resolved", "rejected", "duplicate", "
 PUBLIC_KINDS = frozenset({"submitted", "accepted", "in_progress", "reassigned", "reply", "resolved", "closed",
                           "rejected", "duplicate", "reopened", "rated", "citizen_comment"})
 MAX_TEXT = 4000
+VIEW_AUDIT_WINDOW = dt.timedelta(minutes=5)  # at most one "Xem" audit row per official per report in this time
 
 
 class FeedbackError(Exception):
@@ -565,6 +566,8 @@ class FeedbackService:
             if kind == "rated":
                 if report.status not in (RESOLVED, CLOSED) or score is None or not 1 <= score <= 5:
                     return False
+                if report.rating is not None:  # one rating per resolution: old buttons cannot change it
+                    return False
                 report.rating, report.rated_at = score, now
                 event.data = {"score": score}
                 event.text = ""
@@ -577,6 +580,8 @@ class FeedbackService:
                 report.status = IN_PROGRESS
                 report.reopen_count += 1
                 report.resolved_at = report.closed_at = None
+                # the next resolution gets its own rating (the old one stays in the history as a "rated" event)
+                report.rating, report.rated_at, report.rating_comment = None, None, ""
                 report.due_date, report.deadline_at = self.calendar.due(now, days)
             elif kind == "citizen_comment":
                 if not text:
@@ -724,6 +729,17 @@ class FeedbackService:
         async with self.sessions.begin() as s:
             s.add(self._audit(actor, report_id, "denied", {"action": action}))
 
+    async def _viewed_recently(self, s: Any, actor: Actor, report_id: int) -> bool:
+        """A "Xem" row already written for this official and report within VIEW_AUDIT_WINDOW (the redirect
+        after each action shows the report again: one view, not one row per redirect)."""
+        since = self.now() - VIEW_AUDIT_WINDOW
+        who = (AuditEntry.actor_id == actor.official_id if actor.official_id is not None
+               else and_(AuditEntry.actor_id.is_(None), AuditEntry.actor_name == actor.name[:256]))
+        found = (await s.execute(select(AuditEntry.id).where(
+            AuditEntry.report_id == report_id, AuditEntry.action == "view", who, AuditEntry.created_at >= since,
+        ).limit(1))).first()
+        return found is not None
+
     async def get_report(self, actor: Actor, report_id: int) -> ReportDetail:
         """Full detail with attachments, routing reason, history and audit trail; records a 'view' audit.
         Raises NotFound / Forbidden."""
@@ -733,8 +749,9 @@ class FeedbackService:
                 raise NotFound(f"report {report_id}")
             allowed = can_view(actor, report, self.receiving_agency)
             if allowed:
-                s.add(self._audit(actor, report.id, "view"))
-                await s.flush()
+                if not await self._viewed_recently(s, actor, report.id):
+                    s.add(self._audit(actor, report.id, "view"))
+                    await s.flush()
                 return await self._detail(s, actor, report)
         await self._deny(actor, report_id, "view")
         raise Forbidden(f"report {report_id}")
