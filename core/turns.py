@@ -61,6 +61,8 @@ class Core:
 
     async def _route(self, ctx: Context) -> list[Reply]:
         incoming, router = ctx.incoming, self.router
+        if ctx.state is not None and router.leaves_flow(ctx.state.flow, incoming):
+            await ctx.clear_state()  # issue 9: any other command or menu button ends the open flow (router.py)
         if incoming.payload:
             handler = router.for_payload(incoming.payload)
             return await (handler(ctx) if handler else stale_button(ctx))
@@ -72,7 +74,9 @@ class Core:
                               buttons=main_menu(ctx))]
             return await handler(ctx)
         if ctx.state is not None and ctx.state.flow in router.flows:
-            return await router.flows[ctx.state.flow](ctx)
+            replies = await router.flows[ctx.state.flow](ctx)
+            if replies is not None:  # issue 9: a flow returns None for text that does not answer it
+                return replies
         if incoming.text and any(ch.isalnum() for ch in incoming.text):
             replies = await router.answer_text(ctx)
             if replies is not None:
