@@ -211,23 +211,32 @@ async def cancel(ctx: Context) -> list[Reply]:
 
 
 # --- free text inside the flow ----------------------------------------------------------------------------
-_PHONE_CHARS = re.compile(r"[\s.\-()]")
-_MOBILE = re.compile(r"^0[35789]\d{8}$")
-_LANDLINE = re.compile(r"^02\d{9}$")
+def normalize_phone(text: str, *, own_contact: bool = False) -> str | None:
+    """A phone number parsed with `phonenumbers` (region VN by default): Vietnamese numbers as the citizen
+    and officials know them (0912345678, 02553822222), others in E.164 (+14155550123); None when invalid.
 
+    Typed numbers must be valid Vietnamese mobile or landline numbers (+84/0084/84/0 prefixes, spaces, dots,
+    dashes all fine). A contact the citizen shared with the "share my number" button is their own, verified
+    by the platform (the adapters drop other people's cards), so any country is accepted.
+    """
+    import phonenumbers
 
-def normalize_phone(text: str) -> str | None:
-    """A Vietnamese mobile (0[35789]xxxxxxxx) or landline (02xxxxxxxxx) number as 0xxxxxxxxx, else None."""
-    raw = _PHONE_CHARS.sub("", text.strip())
-    if raw.startswith("+84"):
-        raw = "0" + raw[3:]
-    elif raw.startswith("0084"):
-        raw = "0" + raw[4:]
-    elif raw.startswith("84") and len(raw) in (11, 12):
-        raw = "0" + raw[2:]
-    if not raw.isdigit():
+    raw = (text or "").strip()
+    if not raw or len(raw) > 32:
         return None
-    return raw if _MOBILE.match(raw) or _LANDLINE.match(raw) else None
+    if own_contact and raw[0].isdigit() and not raw.startswith("0"):
+        raw = "+" + raw  # Telegram sends the shared contact's number without "+"
+    try:
+        number = phonenumbers.parse(raw, "VN")
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    if phonenumbers.region_code_for_number(number) == "VN":
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL).replace(" ", "")
+    if not own_contact:
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 async def _store_attachments(ctx: Context, data: dict[str, Any]) -> tuple[int, bool, bool]:
@@ -317,7 +326,7 @@ async def in_flow(ctx: Context) -> list[Reply]:
                       buttons=[[_btn(ctx, key, d, verb)], _cancel_row(ctx, d)])]
 
     if step == "phone":
-        phone = normalize_phone(ctx.incoming.contact_phone) if ctx.incoming.contact_phone else (
+        phone = normalize_phone(ctx.incoming.contact_phone, own_contact=True) if ctx.incoming.contact_phone else (
             normalize_phone(text) if text else None)
         if phone is None:
             return [Reply(text=ctx.text("feedback/phone_invalid"), request_contact_label=ctx.label("fb.share_phone"),
