@@ -68,6 +68,8 @@ async def build_bot(settings: Settings, *, pack: ContentPack | None = None, migr
     services = Services(store=store, packs=holder)
     services.outbox = Outbox(store.sessions, senders, process_id=new_process_id(), policies=policies,
                              pacers=Pacers(), on_blocked=store.mark_blocked, dead_after=settings.inbox_dead_after)
+    if not settings.secret_key:
+        log.warning("CCHC_SECRET_KEY is not set: dashboard logins end at every restart (set 32+ characters)")
     services.extra["secret_key"] = settings.secret_key or secrets.token_urlsafe(48)
     services.extra.setdefault("dashboard_config", DashboardConfig.from_env(settings.extra))
     core = Core(services, build_router(features))
@@ -107,6 +109,7 @@ def add_telegram(bot: Bot) -> None:
     channel = TelegramChannel(
         token=s.telegram_token, submit=use_inbox(bot).submit, api_base_url=s.telegram_api_base_url,
         webhook_url=s.telegram_webhook_url, webhook_secret=s.telegram_webhook_secret,
+        webhook_path=s.telegram_webhook_path,  # served where the configured URL points
         on_blocked=bot.services.store.mark_blocked, commands=commands,
         concurrent_updates=max_concurrent_turns(bot.engine),
     )

@@ -18,11 +18,9 @@ from core.feature import CliHost
 
 
 def _setup_logging() -> None:
-    level = os.environ.get("CCHC_LOG_LEVEL", "INFO").upper()
-    logging.basicConfig(level=getattr(logging, level, logging.INFO),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "telegram.ext.Updater", "aiohttp.access", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from core.logsafe import configure
+
+    configure(os.environ.get("CCHC_LOG_LEVEL", "INFO"))  # libraries held at WARNING even at DEBUG
 
 
 def settings_or_exit() -> Settings:

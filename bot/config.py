@@ -14,6 +14,11 @@ from core.storage.db import PoolSettings
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/cchc.db"
 DEFAULT_TELEGRAM_API = "https://api.telegram.org/bot"
 _SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+MIN_WEBHOOK_SECRET = 32
+DEFAULT_WEBHOOK_PATH = "/telegram/webhook"
+# Paths the bot's own web server already serves: a webhook there would shadow them (or be shadowed).
+RESERVED_PATHS = ("/dashboard", "/bantin", "/healthz")
+MAKE_SECRET = 'python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
 _TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
 
 
@@ -47,6 +52,13 @@ class Settings:
     @property
     def telegram_enabled(self) -> bool:
         return bool(self.telegram_token)
+
+    @property
+    def telegram_webhook_path(self) -> str:
+        """The path the web server serves the webhook at: the configured URL's own path, so what Telegram
+        is told and what is served can never differ."""
+        path = urlparse(self.telegram_webhook_url or "").path
+        return path if path and path != "/" else DEFAULT_WEBHOOK_PATH
 
 
 def _url(name: str, value: str, schemes: tuple[str, ...]) -> str:
@@ -99,10 +111,21 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 
     webhook_url = get("TELEGRAM_WEBHOOK_URL")
     if webhook_url:
-        _url("TELEGRAM_WEBHOOK_URL", webhook_url, ("https", "http"))
+        # Telegram delivers webhooks over HTTPS only; an http:// URL would be refused by it (or leak the secret).
+        _url("TELEGRAM_WEBHOOK_URL", webhook_url, ("https",))
+        parsed = urlparse(webhook_url)
+        if parsed.query or parsed.fragment:
+            raise ConfigError("TELEGRAM_WEBHOOK_URL: no ?query or #fragment (the path alone is served)")
+        path = parsed.path.rstrip("/")
+        if any(path == p or path.startswith(p + "/") for p in RESERVED_PATHS):
+            raise ConfigError(f"TELEGRAM_WEBHOOK_URL: the path {parsed.path!r} is already used by the web server; "
+                              f"use e.g. {DEFAULT_WEBHOOK_PATH}")
     secret = get("TELEGRAM_WEBHOOK_SECRET")
     if secret and not _SECRET_RE.match(secret):
         raise ConfigError("TELEGRAM_WEBHOOK_SECRET: 1-256 characters of A-Z a-z 0-9 _ -")
+    if secret and (len(secret) < MIN_WEBHOOK_SECRET or len(set(secret)) < 8):
+        raise ConfigError(f"TELEGRAM_WEBHOOK_SECRET: too weak, use {MIN_WEBHOOK_SECRET}+ random characters "
+                          f"(make one: {MAKE_SECRET})")
     if webhook_url and not secret:
         raise ConfigError("TELEGRAM_WEBHOOK_SECRET: required when TELEGRAM_WEBHOOK_URL is set")
 
@@ -117,6 +140,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     secret_key = get("CCHC_SECRET_KEY")
     if secret_key and len(secret_key) < 32:
         raise ConfigError("CCHC_SECRET_KEY: use at least 32 characters")
+    if not secret_key and database_url.startswith("postgresql"):
+        # PostgreSQL means several processes (workers, restarts behind a balancer): a key drawn per process
+        # would log officials out whenever a request lands on another one. SQLite warns (bot.app).
+        raise ConfigError(f"CCHC_SECRET_KEY: required with PostgreSQL (32+ characters; make one: {MAKE_SECRET})")
 
     reload_seconds = _number(get, "CCHC_CONTENT_RELOAD_SECONDS", 10, minimum=0, kind=float, unit="seconds")
     dead_after = _number(get, "CCHC_INBOX_DEAD_AFTER", 10, minimum=1, kind=float, unit="seconds")

@@ -28,6 +28,9 @@ class Router:
     entries: dict[str, Callable[..., Awaitable[list[Reply]]]] = field(default_factory=dict)
     # Commands shown in the platform's command menu, in order: (command, description key in labels).
     visible_commands: list[tuple[str, str]] = field(default_factory=list)
+    # Commands that do NOT end a given active flow (its own commands: /phananh offers to resume the draft,
+    # /huy cancels it itself). Any other command or main-menu button ends the flow (issue 9).
+    flow_commands: dict[str, set[str]] = field(default_factory=dict)
 
     def command(self, *names: str, visible: str | None = None) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
@@ -52,6 +55,25 @@ class Router:
             return handler
 
         return register
+
+    def keeps_flow(self, flow: str, *commands: str) -> None:
+        """`commands` may be used inside `flow` without ending it."""
+        self.flow_commands.setdefault(flow, set()).update(commands)
+
+    def command_of(self, incoming) -> str | None:
+        """The command a message invokes: "/x", or a main-menu button ("m:<target>") → its command."""
+        if incoming.payload:
+            head, _, target = incoming.payload.partition(":")
+            return self.menu_targets.get(target, "menu") if head == "m" else None
+        return incoming.command or None
+
+    def leaves_flow(self, flow: str | None, incoming) -> bool:
+        """True when the message (a command, a menu button) leaves the active `flow`: the flow ends and the
+        message is handled as if no flow were open; a flow only consumes text answering its own question."""
+        if flow is None:
+            return False
+        command = self.command_of(incoming)
+        return command is not None and command not in self.flow_commands.get(flow, set())
 
     def text(self, handler: TextHandler, *, order: int = 100) -> TextHandler:
         self.text_handlers.append((order, handler))

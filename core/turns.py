@@ -1,9 +1,7 @@
 """The platform-free core: one entry point every channel adapter calls with a normalised message."""
 from __future__ import annotations
 
-import dataclasses
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -14,6 +12,7 @@ from core.storage.repos import UNCHANGED, StaleTurn
 from core.context import Context, Services
 from core.menu import main_menu, stale_button
 from core.router import Router
+from core.sanitize import clean_incoming
 from core.types import Incoming, Reply
 
 log = logging.getLogger(__name__)
@@ -21,15 +20,8 @@ log = logging.getLogger(__name__)
 STALE_RETRIES = 5  # the same user's turns run concurrently only outside the inbox (tests, the terminal)
 AlsoWithReplies = Callable[[AsyncSession, list[Reply]], Awaitable[None]]
 
-MAX_TEXT = 4096
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 # Last resort when even the templates cannot be rendered (a broken pack reload): never show a traceback.
 LAST_RESORT = "Xin lỗi, hệ thống đang bận. Bạn vui lòng thử lại sau ít phút."
-
-
-def clean_text(text: str) -> str:
-    """Drop control and invisible direction characters, cap the length."""
-    return _CONTROL.sub("", text)[:MAX_TEXT].strip()
 
 
 class Core:
@@ -66,7 +58,7 @@ class Core:
         """One turn = a read (begin_turn) and ONE write transaction (finish_turn: last_seen, state, log) of the
         core, plus whatever the feature's own service needs. The state and the log are committed before the
         replies are returned, so nothing the user is told can be lost."""
-        incoming = dataclasses.replace(incoming, text=clean_text(incoming.text), payload=incoming.payload[:64])
+        incoming = clean_incoming(incoming)  # issue 9: every string from outside cleaned (core/sanitize.py)
         store = self.services.store
         user, state = await store.begin_turn(incoming.channel, incoming.user_id, incoming.display_name)
         ctx = Context(incoming=incoming, user=user, state=state, services=self.services, defer_writes=True,
@@ -78,6 +70,8 @@ class Core:
 
     async def _route(self, ctx: Context) -> list[Reply]:
         incoming, router = ctx.incoming, self.router
+        if ctx.state is not None and router.leaves_flow(ctx.state.flow, incoming):
+            await ctx.clear_state()  # issue 9: any other command or menu button ends the open flow (router.py)
         if incoming.payload:
             handler = router.for_payload(incoming.payload)
             return await (handler(ctx) if handler else stale_button(ctx))
@@ -89,7 +83,9 @@ class Core:
                               buttons=main_menu(ctx))]
             return await handler(ctx)
         if ctx.state is not None and ctx.state.flow in router.flows:
-            return await router.flows[ctx.state.flow](ctx)
+            replies = await router.flows[ctx.state.flow](ctx)
+            if replies is not None:  # issue 9: a flow returns None for text that does not answer it
+                return replies
         if incoming.text and any(ch.isalnum() for ch in incoming.text):
             replies = await router.answer_text(ctx)
             if replies is not None:

@@ -14,6 +14,18 @@ from sqlalchemy import text
 from core.context import Services
 
 SERVICES = web.AppKey("services", Services)
+BIG_ID_MAX = 2**63 - 1  # BIGINT primary keys (PostgreSQL); SQLite INTEGER has the same range
+INT_MAX = 2**31 - 1  # INTEGER columns (e.g. a bulletin's number)
+
+
+def positive_int(value: str | None, *, maximum: int = BIG_ID_MAX) -> int | None:
+    """A path or query parameter as a positive integer that fits its column, else None (the caller answers
+    404 or 400). Refuses what `int()` would take but the database would not: "99999999999999999999",
+    "-1", "0", " 7", "٣" (non-ASCII digits), "1_000"."""
+    if not value or not value.isascii() or not value.isdigit() or len(value) > 19:
+        return None
+    number = int(value)
+    return number if 1 <= number <= maximum else None
 STARTED = web.AppKey("started", float)
 
 WebFeature = Callable[[web.Application], None]

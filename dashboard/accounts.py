@@ -11,16 +11,19 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import func, select, update
+import hashlib
+import secrets
+
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.storage.models import utcnow
-from dashboard.models import Official
+from dashboard.models import Official, OfficialSession
+from dashboard.passwords import password_problem
 from dashboard.registry import ROLES
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
-MIN_PASSWORD = 10
 
 
 class AccountError(ValueError):
@@ -31,11 +34,11 @@ def normalize_username(username: str) -> str:
     return username.strip().lower()
 
 
-def check_password_policy(password: str) -> None:
-    if len(password) < MIN_PASSWORD:
-        raise AccountError(f"Mật khẩu cần ít nhất {MIN_PASSWORD} ký tự.")
-    if len(password) > 1024:
-        raise AccountError("Mật khẩu quá dài.")
+def check_password_policy(password: str, *, username: str = "", display_name: str = "", agency_id: str = "") -> None:
+    """Refuse weak passwords with the reason (zxcvbn + a Vietnamese dictionary, see dashboard/passwords.py)."""
+    problem = password_problem(password, username=username, display_name=display_name, agency_id=agency_id)
+    if problem:
+        raise AccountError(problem)
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,7 @@ class Accounts:
             raise AccountError("Tên đăng nhập: 3–64 ký tự a-z, 0-9, dấu chấm, gạch dưới, gạch ngang.")
         if role not in ROLES:
             raise AccountError(f"Vai trò phải là một trong: {', '.join(ROLES)}.")
-        check_password_policy(password)
+        check_password_policy(password, username=username, display_name=display_name, agency_id=agency_id)
         row = Official(username=username, display_name=display_name.strip()[:256] or username,
                        agency_id=agency_id, role=role, password_hash=await self._hash(password), active=True)
         try:
@@ -91,13 +94,18 @@ class Accounts:
         return OfficialView.of(row)
 
     async def set_password(self, username: str, password: str) -> bool:
-        check_password_policy(password)
+        async with self.sessions() as session:
+            row = (await session.execute(
+                select(Official).where(Official.username == normalize_username(username)))).scalar_one_or_none()
+        check_password_policy(password, username=normalize_username(username),
+                              display_name=row.display_name if row else "", agency_id=row.agency_id if row else "")
         new_hash = await self._hash(password)
         async with self.sessions.begin() as session:
             result = await session.execute(
                 update(Official).where(Official.username == normalize_username(username))
                 .values(password_hash=new_hash, password_changed_at=utcnow())
             )
+            await self._end_sessions_of(session, username)  # a new password ends every open session
             return result.rowcount == 1
 
     async def set_active(self, username: str, active: bool) -> bool:
@@ -105,7 +113,48 @@ class Accounts:
             result = await session.execute(
                 update(Official).where(Official.username == normalize_username(username)).values(active=active)
             )
+            if not active:  # re-activating later must not bring the old sessions back
+                await self._end_sessions_of(session, username)
             return result.rowcount == 1
+
+    # --- server-side sessions (the cookie holds only a random token) ---------------------------------
+    @staticmethod
+    def _token_hash(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    async def _end_sessions_of(self, session: AsyncSession, username: str) -> None:
+        ids = select(Official.id).where(Official.username == normalize_username(username)).scalar_subquery()
+        await session.execute(delete(OfficialSession).where(OfficialSession.official_id == ids))
+
+    async def open_session(self, official_id: int) -> str:
+        """A new session for a successful login; returns the token to put in the (encrypted) cookie."""
+        token = secrets.token_urlsafe(32)
+        now = utcnow()
+        async with self.sessions.begin() as session:
+            session.add(OfficialSession(token_hash=self._token_hash(token), official_id=official_id,
+                                        created_at=now, last_seen_at=now))
+        return token
+
+    async def session_official(self, token: str) -> OfficialView | None:
+        """The account behind a live session token (None when ended, unknown, or the account is inactive)."""
+        if not token:
+            return None
+        async with self.sessions() as session:
+            row = (await session.execute(
+                select(Official).join(OfficialSession, OfficialSession.official_id == Official.id)
+                .where(OfficialSession.token_hash == self._token_hash(token), Official.active.is_(True))
+            )).scalar_one_or_none()
+            return OfficialView.of(row) if row is not None else None
+
+    async def end_session(self, token: str) -> None:
+        async with self.sessions.begin() as session:
+            await session.execute(delete(OfficialSession).where(OfficialSession.token_hash == self._token_hash(token)))
+
+    async def end_all_sessions(self, official_id: int) -> int:
+        """"Đăng xuất khỏi mọi thiết bị": every session of the official, this one included."""
+        async with self.sessions.begin() as session:
+            result = await session.execute(delete(OfficialSession).where(OfficialSession.official_id == official_id))
+            return int(result.rowcount or 0)
 
     async def get(self, official_id: int) -> OfficialView | None:
         async with self.sessions() as session:

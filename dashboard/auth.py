@@ -1,7 +1,9 @@
 """Who is logged in: the session → official middleware, `require_role`, login and logout pages.
 
-A session holds the official's id and a fingerprint of their password hash, so changing a password
-(`cchc-bot admin set-password`) or deactivating the account ends every open session at the next request.
+The encrypted cookie holds a random session token whose row lives in `official_sessions` (server side):
+logout deletes it, "log out everywhere" deletes all of the official's, and a password change
+(`cchc-bot admin set-password`) or deactivation deletes them too, so a copied cookie stops working at once.
+The password fingerprint is still checked as a second line.
 """
 from __future__ import annotations
 
@@ -42,9 +44,9 @@ async def load_official(request: web.Request, handler: Handler) -> web.StreamRes
     """Put the official (`current_official`: a `Me` or None) and pending flash messages on the request."""
     session = await get_session(request)
     request[OFFICIAL] = None
-    official_id = session.get("oid")
-    if official_id is not None:
-        view = await dashboard(request).accounts.get(int(official_id))
+    token = session.get("sid")
+    if token is not None:
+        view = await dashboard(request).accounts.session_official(str(token))
         now = time.time()
         fresh = now - float(session.get("login_at", 0)) < ABSOLUTE_MAX_AGE
         if view is not None and view.active and view.fingerprint == session.get("fp") and fresh:
@@ -52,7 +54,7 @@ async def load_official(request: web.Request, handler: Handler) -> web.StreamRes
             if now - float(session.get("seen", 0)) > REFRESH_EVERY:
                 session["seen"] = int(now)
         else:
-            for key in ("oid", "fp", "login_at", "seen"):
+            for key in ("sid", "fp", "login_at", "seen"):
                 session.pop(key, None)
     if request.method == "GET" and session.get("flash"):
         request[FLASH] = session.pop("flash")
@@ -120,23 +122,36 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         response.headers.update(headers or {})
         return response
 
-    wait = await dash.throttle.retry_after(keys)
+    wait = await dash.throttle.attempt(keys)  # counted before the password is checked (parallel-safe)
     if wait > 0:
         seconds = math.ceil(wait)
         return refuse(f"Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {seconds} giây.", 429,
                       {"Retry-After": str(seconds)})
     view = await dash.accounts.authenticate(username, password) if username and password else None
     if view is None:
-        await dash.throttle.failed(keys)
         return refuse("Tên đăng nhập hoặc mật khẩu không đúng.", 401)
-    await dash.throttle.succeeded(keys[0])
+    await dash.throttle.succeeded(keys)
     session = await new_session(request)  # a fresh session: no fixation of a pre-login cookie
-    session.update({"oid": view.id, "fp": view.fingerprint, "login_at": int(time.time()), "seen": int(time.time())})
+    token = await dash.accounts.open_session(view.id)
+    session.update({"sid": token, "fp": view.fingerprint, "login_at": int(time.time()), "seen": int(time.time())})
     rotate_csrf(session)
     raise web.HTTPFound(target)
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
     session = await get_session(request)
+    token = session.get("sid")
+    if token is not None:
+        await dashboard(request).accounts.end_session(str(token))  # the cookie is dead even if kept
+    session.invalidate()
+    raise web.HTTPFound("/dashboard/login")
+
+
+async def logout_everywhere(request: web.Request) -> web.StreamResponse:
+    """End every session of the logged-in official (other browsers, a lost phone), this one included."""
+    me = current_official(request)
+    session = await get_session(request)
+    if me is not None:
+        await dashboard(request).accounts.end_all_sessions(me.id)
     session.invalidate()
     raise web.HTTPFound("/dashboard/login")

@@ -17,10 +17,18 @@ from dashboard.registry import ROLES
 def _read_password(args: argparse.Namespace, *, confirm: bool = True) -> str:
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\r\n")
-    first = getpass.getpass("Mật khẩu: ")
-    if confirm and getpass.getpass("Nhập lại mật khẩu: ") != first:
-        print("Hai lần nhập mật khẩu không khớp.", file=sys.stderr)
+    if not (sys.stdin and sys.stdin.isatty()):  # a script, a pipe, systemd: no terminal to prompt on
+        print("Không có cửa sổ dòng lệnh để nhập mật khẩu: hãy chạy trong terminal, hoặc thêm "
+              "--password-stdin và đưa mật khẩu vào dòng đầu của stdin.", file=sys.stderr)
         raise SystemExit(2)
+    try:
+        first = getpass.getpass("Mật khẩu: ")
+        if confirm and getpass.getpass("Nhập lại mật khẩu: ") != first:
+            print("Hai lần nhập mật khẩu không khớp.", file=sys.stderr)
+            raise SystemExit(2)
+    except (EOFError, KeyboardInterrupt):
+        print("\nĐã hủy: chưa nhập mật khẩu.", file=sys.stderr)
+        raise SystemExit(2) from None
     return first
 
 

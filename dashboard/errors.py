@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-TITLES = {403: "Không có quyền truy cập", 404: "Không tìm thấy trang", 405: "Thao tác không hợp lệ"}
+TITLES = {400: "Yêu cầu không hợp lệ", 403: "Không có quyền truy cập", 404: "Không tìm thấy trang", 405: "Thao tác không hợp lệ"}
 
 
 @web.middleware

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, CheckConstraint, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.storage.models import Base, BigId, utcnow
@@ -39,3 +39,16 @@ class LoginThrottle(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     last_failure_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     locked_until: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+class OfficialSession(Base):
+    """One logged-in browser. The cookie carries a random token; only its SHA-256 is stored, so a database
+    leak gives no usable session. Deleting the row ends the session at its next request (logout,
+    deactivation, password change, "log out everywhere")."""
+
+    __tablename__ = "official_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    official_id: Mapped[int] = mapped_column(BigId, ForeignKey("officials.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

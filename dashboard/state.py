@@ -25,11 +25,18 @@ class DashboardConfig:
     secure_cookies: bool = False
     trust_proxy: bool = False
     page_size: int = 50
+    # How many reverse proxies in front of the app append to X-Forwarded-For (nginx's
+    # $proxy_add_x_forwarded_for: one). The client is the address that many hops from the right; anything
+    # further left was written by the client and is never believed.
+    trusted_proxies: int = 1
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> DashboardConfig:
+        raw = env.get("CCHC_DASHBOARD_TRUSTED_PROXIES", "").strip() or "1"
+        if not raw.isdigit() or not 1 <= int(raw) <= 10:
+            raise ValueError("CCHC_DASHBOARD_TRUSTED_PROXIES must be a number from 1 to 10")
         return cls(secure_cookies=_flag(env.get("CCHC_DASHBOARD_SECURE_COOKIES", "")),
-                   trust_proxy=_flag(env.get("CCHC_DASHBOARD_TRUST_PROXY", "")))
+                   trust_proxy=_flag(env.get("CCHC_DASHBOARD_TRUST_PROXY", "")), trusted_proxies=int(raw))
 
 
 @dataclass
@@ -55,11 +62,17 @@ def dashboard(request: web.Request) -> Dashboard:
 
 
 def client_ip(request: web.Request) -> str:
-    if dashboard(request).config.trust_proxy:
-        forwarded = request.headers.get("X-Forwarded-For", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip()
-    return request.remote or "unknown"
+    """The client's address: the peer, or behind `trusted_proxies` proxies the right-most address they did
+    not add themselves (the left part of X-Forwarded-For is whatever the client sent: never trusted)."""
+    config = dashboard(request).config
+    peer = request.remote or "unknown"
+    if not config.trust_proxy:
+        return peer
+    hops = [part.strip() for header in request.headers.getall("X-Forwarded-For", [])
+            for part in header.split(",") if part.strip()]
+    chain = [*hops, peer]  # the peer is the nearest proxy
+    index = len(chain) - 1 - config.trusted_proxies
+    return chain[max(index, 0)][:64]
 
 
 def is_https(request: web.Request) -> bool:

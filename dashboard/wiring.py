@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from dashboard.registry import Page
 from dashboard.accounts import Accounts
-from dashboard.auth import load_official, login_page, login_submit, logout
+from dashboard.auth import load_official, login_page, login_submit, logout, logout_everywhere
 from dashboard.errors import error_pages
 from dashboard.render import make_environment
 from dashboard.security import (
@@ -54,6 +54,7 @@ def setup_dashboard(app: web.Application, pages: Sequence[Page] = ()) -> None:
     dash.router.add_get("/login", login_page, name="login")
     dash.router.add_post("/login", login_submit)
     dash.router.add_post("/logout", logout, name="logout")
+    dash.router.add_post("/logout-all", logout_everywhere, name="logout_all")
     dash.router.add_static("/static", STATIC, name="static")
     for page in pages:
         if page.routes is not None:

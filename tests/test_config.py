@@ -8,6 +8,9 @@ from bot.config import DEFAULT_DATABASE_URL, ConfigError, load_settings
 REPO = Path(__file__).resolve().parents[1]
 
 
+GOOD_SECRET = "Zq3-k9_VbT2xLmP7wR4yN8cJ5hF1dS6gA0eU"
+
+
 def env(**kw: str) -> dict[str, str]:
     return {"CCHC_CONTENT_DIR": str(REPO / "content"), **kw}
 
@@ -28,6 +31,12 @@ def test_defaults_are_the_embedded_setup() -> None:
         ({"TELEGRAM_API_BASE_URL": "ftp://x"}, "TELEGRAM_API_BASE_URL"),
         ({"TELEGRAM_WEBHOOK_URL": "https://bot.example.vn/tg"}, "TELEGRAM_WEBHOOK_SECRET"),
         ({"TELEGRAM_WEBHOOK_URL": "https://e.vn/x", "TELEGRAM_WEBHOOK_SECRET": "bad secret!"}, "TELEGRAM_WEBHOOK_SECRET"),
+        ({"TELEGRAM_WEBHOOK_URL": "https://e.vn/x", "TELEGRAM_WEBHOOK_SECRET": "a"}, "TELEGRAM_WEBHOOK_SECRET"),
+        ({"TELEGRAM_WEBHOOK_URL": "https://e.vn/x", "TELEGRAM_WEBHOOK_SECRET": "a" * 40}, "TELEGRAM_WEBHOOK_SECRET"),
+        ({"TELEGRAM_WEBHOOK_URL": "http://e.vn/x", "TELEGRAM_WEBHOOK_SECRET": GOOD_SECRET}, "TELEGRAM_WEBHOOK_URL"),
+        ({"TELEGRAM_WEBHOOK_URL": "https://e.vn/dashboard/x", "TELEGRAM_WEBHOOK_SECRET": GOOD_SECRET},
+         "TELEGRAM_WEBHOOK_URL"),
+        ({"CCHC_DATABASE_URL": "postgresql+asyncpg://u@h/db"}, "CCHC_SECRET_KEY"),
         ({"CCHC_WEB_PORT": "eighty"}, "CCHC_WEB_PORT"),
         ({"CCHC_WEB_PORT": "70000"}, "CCHC_WEB_PORT"),
         ({"CCHC_SECRET_KEY": "short"}, "CCHC_SECRET_KEY"),
@@ -45,6 +54,29 @@ def test_invalid_configuration_names_the_variable(overrides: dict[str, str], var
 
 
 def test_token_and_webhook_accepted() -> None:
-    s = load_settings(env(TELEGRAM_BOT_TOKEN="123456:" + "A" * 35, TELEGRAM_WEBHOOK_URL="https://bot.example.vn/tg",
-                          TELEGRAM_WEBHOOK_SECRET="s3cret_-X", CCHC_DATABASE_URL="postgresql+asyncpg://u@h/db"))
-    assert s.telegram_enabled and s.telegram_webhook_secret == "s3cret_-X"
+    s = load_settings(env(TELEGRAM_BOT_TOKEN="123456:" + "A" * 35, TELEGRAM_WEBHOOK_URL="https://bot.example.vn/cchc/hook",
+                          TELEGRAM_WEBHOOK_SECRET=GOOD_SECRET, CCHC_DATABASE_URL="postgresql+asyncpg://u@h/db",
+                          CCHC_SECRET_KEY="k" * 16 + "K" * 16))
+    assert s.telegram_enabled and s.telegram_webhook_secret == GOOD_SECRET
+    # the path Telegram is given is the path served (no 404 behind a path-preserving proxy)
+    assert s.telegram_webhook_path == "/cchc/hook"
+    assert load_settings(env(TELEGRAM_WEBHOOK_URL="https://bot.example.vn", TELEGRAM_WEBHOOK_SECRET=GOOD_SECRET)
+                         ).telegram_webhook_path == "/telegram/webhook"
+
+
+async def test_the_configured_webhook_path_is_the_one_served(bot_sqlite) -> None:
+    import dataclasses
+
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bot.app import add_telegram
+
+    bot = bot_sqlite
+    bot.settings = dataclasses.replace(bot.settings, telegram_token="123456:" + "A" * 35,
+                                       telegram_webhook_url="https://bot.example.vn/cchc/hook",
+                                       telegram_webhook_secret=GOOD_SECRET)
+    add_telegram(bot)
+    async with TestClient(TestServer(bot.web_app())) as client:
+        served = await client.post("/cchc/hook", json={}, headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"})
+        assert served.status == 403  # the route exists (and checks the secret)
+        assert (await client.post("/telegram/webhook", json={})).status in (404, 405)

@@ -312,3 +312,33 @@ def tokens(text: object) -> list[str]:
 
 def normalize(text: object) -> str:
     return default_normalizer().normalize(text)
+
+
+def plain_words(text: str) -> list[str]:
+    """The words of `text` as typed (lower case, canonical tone placement, diacritics KEPT); punctuation and
+    emoji dropped. No lexicon rewriting: for matching short fixed phrases and keywords."""
+    return [canonical_token(t) for t in _TOKEN_RE.findall(unicodedata.normalize("NFC", _safe_str(text).lower()))]
+
+
+def word_matches(typed: str, word: str) -> bool:
+    """Diacritics-aware equality of one typed word and one reference word: a word typed WITH diacritics
+    matches only the same word ("đỏ" is not "đơ", "lối" is not "lỗi"); a word typed without any matches every
+    word that folds to it ("loi" matches "lỗi" and "lối": the citizen did not say which)."""
+    typed, word = canonical_token(typed.lower()), canonical_token(word.lower())
+    return typed == word or (not has_diacritics(typed) and typed == fold(word))
+
+
+def phrase_matches(typed_words: list[str], phrase: str) -> bool:
+    """`typed_words` (see `plain_words`) are exactly `phrase`, word by word, diacritics-aware."""
+    ref = plain_words(phrase)
+    return len(ref) == len(typed_words) and all(word_matches(t, r) for t, r in zip(typed_words, ref))
+
+
+def contains_phrase(typed_words: list[str], phrase: str) -> bool:
+    """`phrase` occurs as consecutive words in `typed_words`, diacritics-aware (see `word_matches`)."""
+    ref = plain_words(phrase)
+    n = len(ref)
+    if not n:
+        return False
+    return any(all(word_matches(t, r) for t, r in zip(typed_words[i:i + n], ref))
+               for i in range(len(typed_words) - n + 1))

@@ -43,6 +43,8 @@ def make_engine(url: str, *, schema: str | None = None, pool: PoolSettings | Non
     `schema` (PostgreSQL only) sets the search_path: tests use one schema per test for isolation.
     `pool` (PostgreSQL only) sizes the connection pool; explicit `pool_size=`/`max_overflow=` win.
     """
+    # Exceptions (and logs) never carry bound parameters: they hold citizens' descriptions, names, phones.
+    kwargs.setdefault("hide_parameters", True)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":

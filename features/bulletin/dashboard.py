@@ -50,7 +50,7 @@ from dashboard.registry import NavItem, Page, role_at_least
 from dashboard.render import render
 from dashboard.security import CSP
 from core.feature import Host
-from core.web import SERVICES
+from core.web import SERVICES, positive_int
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,10 @@ def audit(request: web.Request, action: str, bulletin_id: int | None, ok: bool, 
 
 
 def _bulletin_id(request: web.Request) -> int:
-    return int(request.match_info["bulletin_id"])
+    bulletin_id = positive_int(request.match_info["bulletin_id"])
+    if bulletin_id is None:  # "99999999999999999999" matches \d+ but fits no BIGINT
+        raise web.HTTPNotFound()
+    return bulletin_id
 
 
 async def _get(service, bulletin_id: int):
@@ -290,10 +293,7 @@ def _form_page(request: web.Request, service, data: dict[str, Any], errors: dict
 @require_role("officer")
 async def list_page(request: web.Request) -> web.StreamResponse:
     service = _service(request)
-    try:
-        page = max(1, int(request.query.get("page", "1")))
-    except ValueError:
-        page = 1
+    page = positive_int(request.query.get("page", "1"), maximum=100_000) or 1
     rows = await service.store.list(limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]

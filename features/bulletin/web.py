@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from core.web import SERVICES
+from core.web import INT_MAX, SERVICES, positive_int
 
 BASE = "/bantin"
 
@@ -22,10 +22,9 @@ async def _issue(request: web.Request) -> web.Response:
     from features.bulletin.render import WebRenderer
 
     service = request.app[SERVICES].extra["bulletin"]
-    try:
-        number = int(request.match_info["number"])
-    except ValueError:
-        raise web.HTTPNotFound() from None
+    number = positive_int(request.match_info["number"], maximum=INT_MAX)
+    if number is None:
+        raise web.HTTPNotFound()
     bulletin = await service.store.by_number(number, statuses=(SENDING, SENT))
     if bulletin is None or bulletin.status not in (SENDING, SENT):
         raise web.HTTPNotFound()

@@ -23,6 +23,7 @@ from features.feedback import codes
 from features.feedback.config import settings_of
 from features.feedback.places import index_for
 from features.feedback.routing import suggest_categories
+from vntext.normalize import phrase_matches, plain_words
 from core.context import Context
 from core.menu import back_to_menu, main_menu
 from core.router import Router, payload_args
@@ -32,6 +33,17 @@ FLOW = "feedback"
 LOOKUP_FLOW = "feedback_lookup"
 COMMENT_FLOW = "feedback_comment"
 SMALL_TTL = dt.timedelta(minutes=30)
+COMMENT_TTL = dt.timedelta(minutes=10)  # a comment follows the rating at once; later text is a new question
+# "huy" without the slash, and short ways of saying "stop, do not send", typed as the whole message.
+# Matched diacritics-aware (vntext): "hủy"/"huy" cancel, a name "Huỳnh" does not.
+CANCEL_PHRASES = (
+    "hủy", "hủy bỏ", "huỷ phản ánh", "hủy phản ánh", "cancel", "stop", "thôi", "thôi nhé", "thôi nha", "dừng",
+    "dừng lại", "thoát", "không gửi", "không gửi nữa", "không gửi nữa đâu", "thôi không gửi", "thôi không gửi nữa",
+    "ko gửi nữa", "thôi ko gửi nữa", "không phản ánh nữa", "thôi không phản ánh nữa", "không cần nữa",
+    "thôi không cần nữa",
+)
+# A tracking code attempt: one short "word" (with at most a dash or space inside), not a sentence.
+_CODE_ATTEMPT = re.compile(r"^[\w-]{1,6}[\s-]?[\w-]{0,8}$")
 ACCEPTED_KINDS = {"photo", "document", "video", "audio", "voice", "animation", "other"}
 STEPS = ("category", "commune", "description", "attachments", "phone")
 LABEL_MAX = 60
@@ -81,6 +93,17 @@ async def _log(ctx: Context, answer: str) -> None:
     """Log the turn without its text (descriptions and phone numbers are personal data). The core writes
     the row with the turn's state, in one transaction."""
     ctx.log_now(kind="feedback", answer=answer, text="")
+
+
+def wants_cancel(text: str) -> bool:
+    """ "huy", "Hủy", "thôi không gửi nữa"... typed in place of an answer (the whole message)."""
+    words = plain_words(text)
+    return 0 < len(words) <= 6 and any(phrase_matches(words, phrase) for phrase in CANCEL_PHRASES)
+
+
+def letter_count(text: str) -> int:
+    """Letters and digits: emoji, punctuation and spaces do not describe anything."""
+    return sum(ch.isalnum() for ch in text)
 
 
 async def _save(ctx: Context, step: str, data: dict[str, Any]) -> None:
@@ -200,23 +223,32 @@ async def cancel(ctx: Context) -> list[Reply]:
 
 
 # --- free text inside the flow ----------------------------------------------------------------------------
-_PHONE_CHARS = re.compile(r"[\s.\-()]")
-_MOBILE = re.compile(r"^0[35789]\d{8}$")
-_LANDLINE = re.compile(r"^02\d{9}$")
+def normalize_phone(text: str, *, own_contact: bool = False) -> str | None:
+    """A phone number parsed with `phonenumbers` (region VN by default): Vietnamese numbers as the citizen
+    and officials know them (0912345678, 02553822222), others in E.164 (+14155550123); None when invalid.
 
+    Typed numbers must be valid Vietnamese mobile or landline numbers (+84/0084/84/0 prefixes, spaces, dots,
+    dashes all fine). A contact the citizen shared with the "share my number" button is their own, verified
+    by the platform (the adapters drop other people's cards), so any country is accepted.
+    """
+    import phonenumbers
 
-def normalize_phone(text: str) -> str | None:
-    """A Vietnamese mobile (0[35789]xxxxxxxx) or landline (02xxxxxxxxx) number as 0xxxxxxxxx, else None."""
-    raw = _PHONE_CHARS.sub("", text.strip())
-    if raw.startswith("+84"):
-        raw = "0" + raw[3:]
-    elif raw.startswith("0084"):
-        raw = "0" + raw[4:]
-    elif raw.startswith("84") and len(raw) in (11, 12):
-        raw = "0" + raw[2:]
-    if not raw.isdigit():
+    raw = (text or "").strip()
+    if not raw or len(raw) > 32:
         return None
-    return raw if _MOBILE.match(raw) or _LANDLINE.match(raw) else None
+    if own_contact and raw[0].isdigit() and not raw.startswith("0"):
+        raw = "+" + raw  # Telegram sends the shared contact's number without "+"
+    try:
+        number = phonenumbers.parse(raw, "VN")
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    if phonenumbers.region_code_for_number(number) == "VN":
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL).replace(" ", "")
+    if not own_contact:
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 async def _store_attachments(ctx: Context, data: dict[str, Any]) -> tuple[int, bool, bool]:
@@ -246,6 +278,8 @@ async def in_flow(ctx: Context) -> list[Reply]:
     s = _settings(ctx)
     text = ctx.incoming.text
     service = _service(ctx)
+    if text and wants_cancel(text):
+        return await cancel(ctx)
 
     if step == "category":
         suggested = suggest_categories(ctx.pack.agencies, text) if text else []
@@ -279,8 +313,8 @@ async def in_flow(ctx: Context) -> list[Reply]:
                             + ctx.text("feedback/hint", step="description"), buttons=[_cancel_row(ctx, d)])]
         if not text:
             return [Reply(text=ctx.text("feedback/hint", step="description"), buttons=[_cancel_row(ctx, d)])]
-        if len(text) < s.description_min:
-            return [Reply(text=ctx.text("feedback/description_short", length=len(text), min=s.description_min),
+        if letter_count(text) < s.description_min:
+            return [Reply(text=ctx.text("feedback/description_short", length=letter_count(text), min=s.description_min),
                           buttons=[_cancel_row(ctx, d)])]
         if len(text) > s.description_max:
             return [Reply(text=ctx.text("feedback/description_long", length=len(text), max=s.description_max),
@@ -304,7 +338,7 @@ async def in_flow(ctx: Context) -> list[Reply]:
                       buttons=[[_btn(ctx, key, d, verb)], _cancel_row(ctx, d)])]
 
     if step == "phone":
-        phone = normalize_phone(ctx.incoming.contact_phone) if ctx.incoming.contact_phone else (
+        phone = normalize_phone(ctx.incoming.contact_phone, own_contact=True) if ctx.incoming.contact_phone else (
             normalize_phone(text) if text else None)
         if phone is None:
             return [Reply(text=ctx.text("feedback/phone_invalid"), request_contact_label=ctx.label("fb.share_phone"),
@@ -449,7 +483,7 @@ async def submit(ctx: Context, data: dict[str, Any]) -> list[Reply]:
 
 
 # --- look-up, rating, reopen ------------------------------------------------------------------------------
-async def _push(ctx: Context, flow: str, data: dict[str, Any]) -> None:
+async def _push(ctx: Context, flow: str, data: dict[str, Any], ttl: dt.timedelta = SMALL_TTL) -> None:
     """Enter a short flow, remembering the one it interrupts (a draft must survive a look-up)."""
     prev = None
     if ctx.state is not None and ctx.state.flow not in (LOOKUP_FLOW, COMMENT_FLOW):
@@ -457,7 +491,7 @@ async def _push(ctx: Context, flow: str, data: dict[str, Any]) -> None:
                 "exp": ctx.state.expires_at.isoformat() if ctx.state.expires_at else None}
     elif ctx.state is not None:
         prev = ctx.state.data.get("prev")
-    await ctx.set_state(flow, "wait", {**data, "prev": prev}, SMALL_TTL)
+    await ctx.set_state(flow, "wait", {**data, "prev": prev}, ttl)
 
 
 async def _pop(ctx: Context) -> None:
@@ -488,17 +522,23 @@ async def lookup_command(ctx: Context) -> list[Reply]:
     ctx.log_answer = "feedback:lookup-ask"
     rows = [[Button(code, payload=f"fb:v:{codes.normalize(code)}")] for code, _st, _at in recent]
     return [Reply(text=ctx.text("feedback/lookup_ask", recent=[(c, service.status_label(st), _local_date(ctx, at))
-                                                               for c, st, at in recent]),
+                                                               for c, st, at in recent], example=codes.example()),
                   buttons=[*rows, [back_to_menu(ctx)]])]
 
 
-async def lookup_flow(ctx: Context) -> list[Reply]:
+async def lookup_flow(ctx: Context) -> list[Reply] | None:
     text = ctx.incoming.text.strip()
     ctx.log_answer = "feedback:lookup"
     if not text:
-        return [Reply(text=ctx.text("feedback/lookup_ask", recent=[]))]
+        return [Reply(text=ctx.text("feedback/lookup_ask", recent=[], example=codes.example()))]
+    if wants_cancel(text):
+        return await cancel(ctx)
     if codes.normalize(text) is None:
-        return [Reply(text=ctx.text("feedback/lookup_bad", text=text[:40]), buttons=[[back_to_menu(ctx)]])]
+        if not _CODE_ATTEMPT.match(text):  # a sentence, not a mistyped code: leave the look-up, answer it
+            await _pop(ctx)
+            return None
+        return [Reply(text=ctx.text("feedback/lookup_bad", text=text[:40], example=codes.example()),
+                      buttons=[[back_to_menu(ctx)]])]
     await _pop(ctx)
     return await show_report(ctx, text)
 
@@ -507,7 +547,8 @@ async def show_report(ctx: Context, code: str) -> list[Reply]:
     service = _service(ctx)
     if codes.normalize(code) is None:
         ctx.log_answer = "feedback:lookup-bad"
-        return [Reply(text=ctx.text("feedback/lookup_bad", text=code[:40]), buttons=[[back_to_menu(ctx)]])]
+        return [Reply(text=ctx.text("feedback/lookup_bad", text=code[:40], example=codes.example()),
+                      buttons=[[back_to_menu(ctx)]])]
     view = await service.citizen_view(code, ctx.user.id)
     if view is None:
         ctx.log_answer = "feedback:lookup-none"
@@ -516,7 +557,7 @@ async def show_report(ctx: Context, code: str) -> list[Reply]:
     ctx.log_answer = "feedback:lookup-show"
     labels = ctx.pack.texts.labels
     history = [(_local_date(ctx, e.created_at), labels.get(f"fb.event.{e.kind}", e.kind),
-                e.text if e.kind != "rated" else f"{e.data.get('score', '')}/5") for e in view.history]
+                f"{e.data['score']}/5" if e.kind == "rated" and e.data.get("score") else e.text) for e in view.history]
     raw = codes.normalize(view.code)
     rows: list[list[Button]] = []
     if view.can_rate and view.rating is None:
@@ -535,7 +576,7 @@ async def rate(ctx: Context, code: str, score: int) -> list[Reply]:
     ctx.log_answer = f"feedback:rate:{score if ok else 'denied'}"
     if not ok:
         return [Reply(text=ctx.text("feedback/rate_denied"), buttons=[[back_to_menu(ctx)]])]
-    await _push(ctx, COMMENT_FLOW, {"code": code})
+    await _push(ctx, COMMENT_FLOW, {"code": code}, COMMENT_TTL)
     return [Reply(text=ctx.text("feedback/rate_thanks", score=score),
                   buttons=[[Button(ctx.label("fb.skip"), payload="fb:ck")]])]
 
@@ -548,14 +589,19 @@ async def reopen(ctx: Context, code: str) -> list[Reply]:
         return [Reply(text=ctx.text("feedback/reopen_denied", days=_settings(ctx).reopen_days),
                       buttons=[[back_to_menu(ctx)]])]
     view = await service.citizen_view(code, ctx.user.id)
-    await _push(ctx, COMMENT_FLOW, {"code": code})
+    await _push(ctx, COMMENT_FLOW, {"code": code}, COMMENT_TTL)
     return [Reply(text=ctx.text("feedback/reopened", code=codes.display(code),
                                 due_date=_local_date(ctx, view.due_date) if view else ""),
                   buttons=[[Button(ctx.label("fb.skip"), payload="fb:ck")]])]
 
 
-async def comment_flow(ctx: Context) -> list[Reply]:
+async def comment_flow(ctx: Context) -> list[Reply] | None:
     text = ctx.incoming.text.strip()
+    if text and wants_cancel(text):
+        return await finish_comment(ctx, skipped=True)
+    if text.endswith("?"):  # a new question, not a comment on the rating: leave the flow and answer it
+        await _pop(ctx)
+        return None
     if not text:
         return [Reply(text=ctx.text("feedback/hint", step="other"), buttons=[[Button(ctx.label("fb.skip"), payload="fb:ck")]])]
     code = ctx.state.data.get("code", "") if ctx.state else ""
@@ -584,3 +630,7 @@ def register(router: Router) -> None:
     router.flow(FLOW)(in_flow)
     router.flow(LOOKUP_FLOW)(lookup_flow)
     router.flow(COMMENT_FLOW)(comment_flow)
+    # Commands that work inside these flows without ending them; any other command or menu button ends them.
+    router.keeps_flow(FLOW, "phananh", "gopy", "tracuu", "huy", "cancel")
+    router.keeps_flow(LOOKUP_FLOW, "tracuu", "huy", "cancel")
+    router.keeps_flow(COMMENT_FLOW, "huy", "cancel")

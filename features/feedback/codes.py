@@ -39,6 +39,11 @@ def normalize(text: str) -> str | None:
     return raw if check_char(raw[:BODY_LEN]) == raw[BODY_LEN] else None
 
 
+def example() -> str:
+    """A code to show in prompts ("ví dụ ...") that the look-up itself accepts (right check character)."""
+    return display("ABCDEFG" + check_char("ABCDEFG"))
+
+
 def display(code: str) -> str:
     """'ABCDEFGH' -> 'ABCD-EFGH' (easier to read out)."""
     return f"{code[:4]}-{code[4:]}" if len(code) == CODE_LEN else code

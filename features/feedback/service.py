@@ -52,6 +52,7 @@ from features.feedback.permissions import (  # noqa: F401 (re-exported for the d
 )
 from features.feedback.routing import route
 from core.storage.models import User
+from core.web import positive_int
 from core.types import Button, Reply
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ CITIZEN_TEXT_EVENTS = frozenset({"reply", "resolved", "rejected", "duplicate", "
 PUBLIC_KINDS = frozenset({"submitted", "accepted", "in_progress", "reassigned", "reply", "resolved", "closed",
                           "rejected", "duplicate", "reopened", "rated", "citizen_comment"})
 MAX_TEXT = 4000
+VIEW_AUDIT_WINDOW = dt.timedelta(minutes=5)  # at most one "Xem" audit row per official per report in this time
 
 
 class FeedbackError(Exception):
@@ -86,6 +88,11 @@ class NotFound(FeedbackError):
 
 class Forbidden(FeedbackError):
     pass
+
+
+class NotPermitted(Forbidden):
+    """The official may see the report but not perform this action (the dashboard answers 403). A plain
+    `Forbidden` means the report is outside their scope and is answered exactly like `NotFound`."""
 
 
 class InvalidTransition(FeedbackError):
@@ -296,10 +303,11 @@ def _decode_cursor(cursor: str) -> tuple[dt.datetime, int]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         when, rid = raw.split("|", 1)
         moment = dt.datetime.fromisoformat(when)
-        if moment.tzinfo is None:
+        report_id = positive_int(rid)
+        if moment.tzinfo is None or report_id is None:
             raise ValueError
-        return moment, int(rid)
-    except (ValueError, UnicodeDecodeError) as exc:
+        return moment, report_id
+    except (ValueError, UnicodeDecodeError, OverflowError) as exc:
         raise InvalidInput("bad cursor") from exc
 
 
@@ -524,8 +532,10 @@ class FeedbackService:
         history = []
         for e in reversed(events):
             view = self._event_view(e)
-            if e.kind not in CITIZEN_TEXT_EVENTS or (e.kind in ("citizen_comment", "rated", "reopened") and not owner):
-                view = dataclasses.replace(view, text="")
+            # Only the submitter reads texts (answers, resolutions, rejection reasons, comments); anyone else
+            # holding the code sees the status history without a word of content.
+            if e.kind not in CITIZEN_TEXT_EVENTS or not owner:
+                view = dataclasses.replace(view, text="", data={} if not owner else view.data)
             history.append(view)
         now = self.now()
         return CitizenView(
@@ -557,6 +567,8 @@ class FeedbackService:
             if kind == "rated":
                 if report.status not in (RESOLVED, CLOSED) or score is None or not 1 <= score <= 5:
                     return False
+                if report.rating is not None:  # one rating per resolution: old buttons cannot change it
+                    return False
                 report.rating, report.rated_at = score, now
                 event.data = {"score": score}
                 event.text = ""
@@ -569,6 +581,8 @@ class FeedbackService:
                 report.status = IN_PROGRESS
                 report.reopen_count += 1
                 report.resolved_at = report.closed_at = None
+                # the next resolution gets its own rating (the old one stays in the history as a "rated" event)
+                report.rating, report.rated_at, report.rating_comment = None, None, ""
                 report.due_date, report.deadline_at = self.calendar.due(now, days)
             elif kind == "citizen_comment":
                 if not text:
@@ -716,6 +730,17 @@ class FeedbackService:
         async with self.sessions.begin() as s:
             s.add(self._audit(actor, report_id, "denied", {"action": action}))
 
+    async def _viewed_recently(self, s: Any, actor: Actor, report_id: int) -> bool:
+        """A "Xem" row already written for this official and report within VIEW_AUDIT_WINDOW (the redirect
+        after each action shows the report again: one view, not one row per redirect)."""
+        since = self.now() - VIEW_AUDIT_WINDOW
+        who = (AuditEntry.actor_id == actor.official_id if actor.official_id is not None
+               else and_(AuditEntry.actor_id.is_(None), AuditEntry.actor_name == actor.name[:256]))
+        found = (await s.execute(select(AuditEntry.id).where(
+            AuditEntry.report_id == report_id, AuditEntry.action == "view", who, AuditEntry.created_at >= since,
+        ).limit(1))).first()
+        return found is not None
+
     async def get_report(self, actor: Actor, report_id: int) -> ReportDetail:
         """Full detail with attachments, routing reason, history and audit trail; records a 'view' audit.
         Raises NotFound / Forbidden."""
@@ -725,8 +750,9 @@ class FeedbackService:
                 raise NotFound(f"report {report_id}")
             allowed = can_view(actor, report, self.receiving_agency)
             if allowed:
-                s.add(self._audit(actor, report.id, "view"))
-                await s.flush()
+                if not await self._viewed_recently(s, actor, report.id):
+                    s.add(self._audit(actor, report.id, "view"))
+                    await s.flush()
                 return await self._detail(s, actor, report)
         await self._deny(actor, report_id, "view")
         raise Forbidden(f"report {report_id}")
@@ -802,13 +828,13 @@ class FeedbackService:
         sources, to_status = TRANSITIONS[action]
         now = self.now()
         outbox_ids: list[int] = []
-        denied = False
+        denied: type[Forbidden] | None = None
         async with self.sessions.begin() as s:
             report = await s.get(Report, report_id, with_for_update=True)
             if report is None:
                 raise NotFound(f"report {report_id}")
             if not can_act(actor, report, action, self.receiving_agency):
-                denied = True
+                denied = NotPermitted if can_view(actor, report, self.receiving_agency) else Forbidden
             else:
                 if report.status not in sources:
                     raise InvalidTransition(f"{action} from {report.status}")
@@ -829,7 +855,10 @@ class FeedbackService:
                 elif action == "duplicate":
                     original = (await s.get(Report, duplicate_of) if isinstance(duplicate_of, int)
                                 else await self._by_code(s, str(duplicate_of or "")))
-                    if original is None or original.id == report.id:
+                    # Every report an action touches is access-checked, and an original the official may not
+                    # see reads exactly like one that does not exist (no probing other agencies' codes).
+                    if (original is None or original.id == report.id
+                            or not can_view(actor, original, self.receiving_agency)):
                         raise InvalidInput("no such original report")
                     report.duplicate_of_id = original.id
                     event.data = {"original": codes.display(original.code)}
@@ -864,9 +893,9 @@ class FeedbackService:
                         outbox_ids.append(row.id)
                 await s.flush()
                 detail = await self._detail(s, actor, report)
-        if denied:
+        if denied is not None:
             await self._deny(actor, report_id, action)
-            raise Forbidden(f"{action} on report {report_id}")
+            raise denied(f"{action} on report {report_id}")
         if outbox_ids:
             await self.notifier.deliver(outbox_ids)
         return detail

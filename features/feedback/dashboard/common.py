@@ -15,6 +15,7 @@ STATUS_LABELS = {  # fallback only; the pack's `fb.status.*` labels win (see sta
     "duplicate": "Trùng lặp",
 }
 OPEN = ("new", "accepted", "in_progress")
+NOT_VISIBLE = "Không tìm thấy phản ánh này trong phạm vi của đơn vị bạn."
 
 
 def actor(request: web.Request):
@@ -56,17 +57,18 @@ def agency_full_names(request: web.Request) -> dict[str, str]:
 
 def domain_errors(exc: Exception) -> web.HTTPException | None:
     """Map the feedback service's permission errors to HTTP (others are shown as a flash message)."""
-    from features.feedback.service import Forbidden, NotFound
+    from features.feedback.service import Forbidden, NotFound, NotPermitted
 
-    if isinstance(exc, Forbidden):
-        return web.HTTPForbidden(text="Phản ánh này không thuộc phạm vi của đơn vị bạn.")
-    if isinstance(exc, NotFound):
-        return web.HTTPNotFound(text="Không có phản ánh này.")
+    if isinstance(exc, NotPermitted):  # the official sees this report, the action is above their role
+        return web.HTTPForbidden(text="Tài khoản của bạn không có quyền thực hiện thao tác này với phản ánh.")
+    if isinstance(exc, (Forbidden, NotFound)):
+        # One answer for both: a 403 for an existing report would tell an outsider which ids exist.
+        return web.HTTPNotFound(text=NOT_VISIBLE)
     return None
 
 
 def int_param(value: str | None) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except ValueError:
-        return None
+    """An id or index from the URL: a positive integer that fits a BIGINT, else None (see core.web)."""
+    from core.web import positive_int
+
+    return positive_int(value)

@@ -30,10 +30,10 @@ FILTER_KEYS = ("status", "category", "commune", "agency", "overdue", "code", "fr
 def _date(value: str, *, end: bool = False) -> dt.datetime | None:
     try:
         day = dt.date.fromisoformat(value)
-    except ValueError:
+        if end:
+            day += dt.timedelta(days=1)
+    except (ValueError, OverflowError):  # "2024-13-01", "9999-12-31" + one day
         return None
-    if end:
-        day += dt.timedelta(days=1)
     return dt.datetime.combine(day, dt.time(), VN).astimezone(dt.UTC)
 
 
@@ -70,14 +70,18 @@ def parse_filters(query) -> tuple[object, dict[str, str]]:
 @require_role("officer")
 async def queue_page(request: web.Request) -> web.StreamResponse:
     from features.feedback.permissions import sees_all
+    from features.feedback.service import InvalidInput
 
     service = feedback_service(request)
     me = actor(request)
     filters, raw = parse_filters(request.query)
     echo = {key: value for key, value in raw.items() if value}
     cursor = request.query.get("cursor") or None
-    page = await service.list_queue(me, filters, limit=_page_size(request), cursor=cursor,
-                                    with_total=True)
+    try:
+        page = await service.list_queue(me, filters, limit=_page_size(request), cursor=cursor,
+                                        with_total=True)
+    except InvalidInput:  # a garbled or forged cursor= (never reaches the database)
+        raise web.HTTPBadRequest(text="Liên kết trang không hợp lệ. Vui lòng mở lại danh sách phản ánh.") from None
     pack = request.config_dict[SERVICES].pack
     query = urlencode(echo)
     return render(request, "queue.html", {

@@ -65,7 +65,8 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
             raise
         raise mapped from None
     templates = service.reply_templates(report.category_id)
-    chosen = int_param(request.query.get("tpl"))
+    raw_tpl = request.query.get("tpl", "")
+    chosen = int(raw_tpl) if raw_tpl.isascii() and raw_tpl.isdigit() and len(raw_tpl) < 4 else None
     prefill = templates[chosen][1] if chosen is not None and 0 <= chosen < len(templates) else ""
     return render(request, "report.html", {
         "r": report,
@@ -94,7 +95,8 @@ async def action_submit(request: web.Request) -> web.StreamResponse:
                                                                             "agency", "template")}
     if action == "reply" and not fields["text"]:
         templates = feedback_service(request).reply_templates(str(form.get("category", "")))
-        index = int_param(fields["template"])
+        raw = fields["template"]
+        index = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 4 else None
         if index is not None and 0 <= index < len(templates):
             fields["text"] = templates[index][1]
     target = f"/dashboard/reports/{report_id}"
