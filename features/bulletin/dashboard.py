@@ -72,7 +72,7 @@ DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 # The web preview is the public archive's page: its template carries an inline <style>; nothing else loads.
-WEB_PREVIEW_CSP = ("default-src 'none'; style-src 'self' 'unsafe-inline'; img-src https: data:; "
+WEB_PREVIEW_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; "
                    "frame-ancestors 'self'; form-action 'none'; base-uri 'none'; sandbox")
 DETAIL_CSP = CSP + "; frame-src 'self'"
 

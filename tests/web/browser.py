@@ -66,7 +66,10 @@ async def portal_with_widget(engine: Any, pack: Any, tmp_path: Path, **env: str)
 
     portal_app = web.Application()
     portal_app.router.add_get("/", page)
-    portal_app.router.add_get("/favicon.ico", lambda request: web.Response(status=204))
+    async def no_icon(request: web.Request) -> web.Response:
+        return web.Response(status=204)
+
+    portal_app.router.add_get("/favicon.ico", no_icon)
     portal = TestServer(portal_app, host="127.0.0.1")
     await portal.start_server()
     portal_url = str(portal.make_url("")).rstrip("/")

@@ -123,10 +123,14 @@ async def test_keyboard_only(sqlite_engine, pack, tmp_path):
         await page.keyboard.type("so dien thoai duong day nong")
         await page.keyboard.press("Enter")
         await page.locator(".wc-out >> nth=-1").locator(".wc-btn, .wc-tel").first.wait_for()
+        buttons = page.locator(".wc-log .wc-btn, .wc-log a")
+        expected = -1
+        while expected != await buttons.count():  # the turn's messages arrive together; wait until settled
+            expected = await buttons.count()
+            await page.wait_for_timeout(300)
 
         # Shift+Tab walks back through every button and link of the conversation to the close button,
         # each with a visible focus ring (the panel is not modal: Tab from "Gửi" goes on to the page)
-        expected = await page.locator(".wc-log .wc-btn, .wc-log a").count()
         reached: list[dict] = []
         for _ in range(expected + 8):
             await page.keyboard.press("Shift+Tab")

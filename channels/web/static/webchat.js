@@ -3,7 +3,7 @@
  * One line on any allowed page adds it:
  *   <script src="https://BOT_HOST/webchat.js" defer></script>
  * Options (data-* attributes of that tag):
- *   data-open="true"        open the panel when the page loads
+ *   data-open="true"        open the panel when the page loads (not on screens narrower than 481 px)
  *   data-position="left"    put the button at the bottom left instead of the bottom right
  *
  * No inline script or style is needed on the host page; everything lives in a shadow root and talks to
@@ -418,7 +418,8 @@
       build(config);
       badge();
       if (config.last_id > 0) { start(); }  // earlier conversation: answers that came later show as unread
-      if (OPEN_AT_START) { open(); }
+      // data-open: open at once, except on a phone, where the panel would cover the whole page
+      if (OPEN_AT_START && window.matchMedia("(min-width: 481px)").matches) { open(); }
     }, function () { /* not allowed on this page, or the bot is unreachable: show nothing */ });
   }
 
