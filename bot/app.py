@@ -121,6 +121,7 @@ def add_telegram(bot: Bot) -> None:
 async def add_senders(bot: Bot) -> None:
     """Start the configured channels in send-only mode (workers, CLI commands): they send, never receive."""
     s = bot.settings
+    add_web_chat(bot, receive=False)  # web chat answers are stored; the web process pushes them to panels
     if s.telegram_enabled:
         from channels.telegram import TelegramChannel
 
@@ -129,6 +130,32 @@ async def add_senders(bot: Bot) -> None:
         await channel.start()
         bot.channels.append(channel)
         bot.senders[channel.channel] = channel
+
+
+# --- web chat (issue 13) ---------------------------------------------------------------------------------
+def add_web_chat(bot: Bot, *, receive: bool = True) -> Channel:
+    """The `web` channel (widget API at /webchat/api, /webchat.js) and the public site (/, /duongdaynong).
+    ``receive=False``: send-only (store answers for the visitors' panels). Raises ConfigError."""
+    from bot.config import ConfigError
+    from channels.web.adapter import WebChannel
+    from channels.web.config import WebchatConfig
+    from channels.web.site import register_site, site_links
+
+    try:
+        config = WebchatConfig.from_env(bot.env, bot.settings.secret_key)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    channel = WebChannel(sessions=bot.services.store.sessions, config=config, pack=lambda: bot.services.pack)
+
+    bot.channels.append(channel)
+    bot.senders[channel.channel] = channel
+    if receive:
+        channel.submit = use_inbox(bot).submit
+        links = site_links(config)
+        bot.services.extra.update(web_site=links, public_url=bot.env.get("CCHC_PUBLIC_URL", ""))
+        bot.web_routes += [channel.register_routes, lambda app: register_site(app, lambda: bot.services.pack, links)]
+    return channel
+# --- end web chat -----------------------------------------------------------------------------------------
 
 
 async def close_bot(bot: Bot) -> None:

@@ -72,13 +72,18 @@ def cli_host() -> CliHost:
 
 # --- commands ------------------------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
-    from bot.app import add_telegram, build_bot, serve, stdin_is_terminal
+    from bot.app import add_telegram, add_web_chat, build_bot, serve, stdin_is_terminal
 
     settings = settings_or_exit()
     pack = pack_or_exit(settings.content_dir)
 
     async def main() -> None:
         bot = await build_bot(settings, pack=pack)
+        try:
+            add_web_chat(bot)
+        except ConfigError as exc:
+            print(f"Cấu hình sai: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
         console = False
         if settings.telegram_enabled:
             add_telegram(bot)
@@ -90,7 +95,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             console = True
         else:
             print("Chưa đặt TELEGRAM_BOT_TOKEN và không có terminal: chỉ chạy máy chủ web "
-                  f"http://{settings.web_host}:{settings.web_port} (bảng điều khiển, /healthz).", file=sys.stderr)
+                  f"http://{settings.web_host}:{settings.web_port} (trang chủ và trò chuyện trên web, bảng điều khiển, "
+                  "/healthz).", file=sys.stderr)
         await serve(bot, console=console)
 
     try:

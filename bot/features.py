@@ -13,6 +13,7 @@ from core.content.loader import PackSpec
 from core.content.report import Report
 from core.feature import Feature
 from core.router import Router
+from channels.web.content import SPEC as WEB_CHANNEL_SPEC  # the web chat channel's pack needs
 from features.bulletin.feature import FEATURE as BULLETIN
 from features.faq.feature import FEATURE as FAQ
 from features.feedback.feature import FEATURE as FEEDBACK
@@ -23,8 +24,8 @@ FEATURES: tuple[Feature, ...] = (FAQ, SLOGANS, HOTLINES, FEEDBACK, BULLETIN)
 
 
 def pack_spec(features: tuple[Feature, ...] = FEATURES) -> PackSpec:
-    """Everything the running features need from a content pack."""
-    return reduce(lambda a, b: a + b, (f.content for f in features), PackSpec())
+    """Everything the running features (and the web chat channel) need from a content pack."""
+    return reduce(lambda a, b: a + b, (f.content for f in features), PackSpec()) + WEB_CHANNEL_SPEC
 
 
 def load_pack(root: Path) -> ContentPack:

@@ -117,8 +117,9 @@ class Inbox:
                 if loop.time() - last_prune > 3600:
                     last_prune = loop.time()
                     await self.prune()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                try:  # (asyncio.timeout: wait_for in 3.11 can lose a cancellation that races its timeout)
+                    async with asyncio.timeout(self.poll_interval):
+                        await self._wake.wait()
                 except TimeoutError:
                     pass
                 self._wake.clear()

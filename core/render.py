@@ -18,6 +18,8 @@ for any ``str`` input.
   separately: every rendered part is then valid on its own.
 * :func:`telegram_parts` – ``split_message`` + ``to_telegram_html`` in one call.
 * :func:`plain_parts` – ``split_message(..., sentences=True)`` + ``to_plain`` (Zalo: 2000 characters).
+* :func:`to_web_html` – the web chat: safe HTML fragments (``<p>``, ``<ul>``/``<ol>``, ``<strong>``,
+  ``<a href rel="noopener noreferrer">`` for http/https/tel/mailto); every other character is escaped.
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ __all__ = [
     "telegram_parts",
     "to_plain",
     "to_telegram_html",
+    "to_web_html",
     "utf16_len",
 ]
 
@@ -211,3 +214,80 @@ def plain_parts(text: str, limit: int) -> list[str]:
     """Split the source text (preferring paragraph, line and sentence ends) and render every part as
     plain text (channels without markup, e.g. Zalo's 2000-character messages)."""
     return [p for p in (to_plain(part) for part in split_message(text, limit, sentences=True)) if p.strip()]
+
+
+# ---------------------------------------------------------------------------------------------
+# web (the web chat widget and public pages)
+
+_WEB_LINK_SCHEMES = ("http://", "https://", "tel:", "mailto:")
+_WEB_ITEM_RE = re.compile(r"^[ \t]*(?:(?P<bullet>- )|(?P<num>\d{1,3})\. )(?P<rest>.*)$")
+
+
+def _web_inline(text: str, allow_links: bool = True) -> str:
+    out: list[str] = []
+    pos = 0
+    for m in _INLINE_RE.finditer(text):
+        if m.group("bold") is None and not allow_links:
+            continue
+        out.append(escape_html(text[pos : m.start()]))
+        if m.group("bold") is not None:
+            out.append(f"<strong>{_web_inline(m.group('bold'), allow_links)}</strong>")
+        else:
+            label, url = m.group("label"), m.group("url")
+            inner = _web_inline(label, allow_links=False)
+            if url.lower().startswith(("http://", "https://")):
+                out.append(f'<a href="{escape_html(url)}" target="_blank" rel="noopener noreferrer">{inner}</a>')
+            elif url.lower().startswith(_WEB_LINK_SCHEMES):
+                out.append(f'<a href="{escape_html(url)}">{inner}</a>')
+            else:  # javascript:, data: ... never become links
+                out.append(f"{inner}: {escape_html(url)}")
+        pos = m.end()
+    out.append(escape_html(text[pos:]))
+    return "".join(out)
+
+
+def to_web_html(text: str) -> str:
+    """Render the Markdown subset as an HTML fragment for the web (safe to insert with ``innerHTML``).
+
+    Blank lines separate paragraphs; runs of ``- `` lines become ``<ul>``, runs of ``1. `` lines ``<ol>``
+    (starting at the first number); other lines of a paragraph are joined with ``<br>``.
+    """
+    if not text or not text.strip():
+        return ""
+    out: list[str] = []
+    for block in re.split(r"\n[ \t]*\n", text.strip()):
+        lines = [line for line in block.split("\n") if line.strip()]
+        para: list[str] = []
+        items: list[str] = []
+        kind = ""
+        start = 1
+
+        def flush_para() -> None:
+            if para:
+                out.append("<p>" + "<br>".join(para) + "</p>")
+                para.clear()
+
+        def flush_list() -> None:
+            nonlocal kind
+            if items:
+                attr = f' start="{start}"' if kind == "ol" and start != 1 else ""
+                out.append(f"<{kind}{attr}>" + "".join(f"<li>{i}</li>" for i in items) + f"</{kind}>")
+                items.clear()
+            kind = ""
+
+        for line in lines:
+            m = _WEB_ITEM_RE.match(line)
+            if m:
+                this = "ul" if m.group("bullet") else "ol"
+                if this != kind:
+                    flush_list()
+                    flush_para()
+                    kind = this
+                    start = int(m.group("num")) if this == "ol" else 1
+                items.append(_web_inline(m.group("rest").strip()))
+            else:
+                flush_list()
+                para.append(_web_inline(line.strip()))
+        flush_list()
+        flush_para()
+    return "\n".join(out)

@@ -106,14 +106,15 @@ class WebRenderer:
         self.env.globals["pack"] = pack.config
         install_filters(self.env)
 
-    def index(self, bulletins: list[Any], base: str) -> str:
+    def index(self, bulletins: list[Any], base: str, **page: Any) -> str:
+        """``page``: what the public site adds (``site``: its links, see ``channels.web.site``)."""
         return self.env.get_template("bulletin/web_index.html.j2").render(
-            issues=[view(b) for b in bulletins], base=base, per_month=per_month(self.pack))
+            issues=[view(b) for b in bulletins], base=base, per_month=per_month(self.pack), **page)
 
-    def issue(self, bulletin: Any, base: str) -> str:
+    def issue(self, bulletin: Any, base: str, **page: Any) -> str:
         v = view(bulletin)
         v.sections_html = [(title, markupsafe.Markup(_markup_html(text))) for title, text in v.sections]
-        return self.env.get_template("bulletin/web_issue.html.j2").render(b=v, base=base)
+        return self.env.get_template("bulletin/web_issue.html.j2").render(b=v, base=base, **page)
 
 
 def preview_html(pack: Any, bulletin: Any) -> list[str]:

@@ -1,11 +1,23 @@
-"""The public bulletin archive: ``/bantin`` (list) and ``/bantin/{number}`` (one issue)."""
+"""The public bulletin archive: ``/bantin`` (list), ``/bantin/{number}`` (one issue) and ``/bantin/feed.xml``
+(an Atom feed for the portal and news readers). The pages use the public site's layout and links
+(``services.extra["web_site"]``, set by the web channel; optional)."""
 from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from xml.sax.saxutils import escape, quoteattr
 
 from aiohttp import web
 
 from core.web import INT_MAX, SERVICES, positive_int
 
 BASE = "/bantin"
+FEED_SIZE = 30
+
+
+def _page(request: web.Request) -> dict[str, Any]:
+    site = request.app[SERVICES].extra.get("web_site")
+    return {"site": site} if site is not None else {}
 
 
 async def _index(request: web.Request) -> web.Response:
@@ -13,7 +25,7 @@ async def _index(request: web.Request) -> web.Response:
 
     service = request.app[SERVICES].extra["bulletin"]
     issues = await service.store.published(limit=100)
-    html = WebRenderer(service.pack).index(issues, BASE)
+    html = WebRenderer(service.pack).index(issues, BASE, **_page(request))
     return web.Response(text=html, content_type="text/html", charset="utf-8")
 
 
@@ -28,10 +40,50 @@ async def _issue(request: web.Request) -> web.Response:
     bulletin = await service.store.by_number(number, statuses=(SENDING, SENT))
     if bulletin is None or bulletin.status not in (SENDING, SENT):
         raise web.HTTPNotFound()
-    html = WebRenderer(service.pack).issue(bulletin, BASE)
+    html = WebRenderer(service.pack).issue(bulletin, BASE, **_page(request))
     return web.Response(text=html, content_type="text/html", charset="utf-8")
+
+
+def _stamp(bulletin: Any) -> str:
+    moment = bulletin.started_at or bulletin.updated_at
+    if moment is None:
+        moment = dt.datetime.combine(bulletin.issue_date, dt.time(), dt.UTC)
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def public_base(request: web.Request) -> str:
+    """The site's address as citizens see it: ``CCHC_PUBLIC_URL`` when set (behind a proxy), else the request's."""
+    configured = request.app[SERVICES].extra.get("public_url")
+    return str(configured).rstrip("/") if configured else f"{request.scheme}://{request.host}"
+
+
+async def _feed(request: web.Request) -> web.Response:
+    service = request.app[SERVICES].extra["bulletin"]
+    pack = service.pack
+    issues = await service.store.published(limit=FEED_SIZE)
+    root = public_base(request)
+    home = f"{root}{BASE}"
+    title = f"Bản tin Cải cách hành chính – {pack.config.province_full}"
+    updated = max((_stamp(b) for b in issues), default="1970-01-01T00:00:00Z")
+    out = ['<?xml version="1.0" encoding="utf-8"?>', '<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="vi">',
+           f"<title>{escape(title)}</title>", f"<id>{escape(home)}</id>", f"<updated>{updated}</updated>",
+           f"<link rel=\"self\" type=\"application/atom+xml\" href={quoteattr(home + '/feed.xml')}/>",
+           f"<link rel=\"alternate\" type=\"text/html\" href={quoteattr(home)}/>",
+           f"<author><name>{escape(pack.config.service_centre.name)}</name></author>"]
+    for b in issues:
+        url = f"{home}/{b.number}"
+        out += ["<entry>", f"<title>{escape(f'Số {b.number}: {b.title}')}</title>", f"<id>{escape(url)}</id>",
+                f"<link rel=\"alternate\" type=\"text/html\" href={quoteattr(url)}/>",
+                f"<updated>{_stamp(b)}</updated>"]
+        if b.summary:
+            out.append(f"<summary>{escape(b.summary)}</summary>")
+        out.append("</entry>")
+    out.append("</feed>")
+    return web.Response(text="\n".join(out), content_type="application/atom+xml", charset="utf-8",
+                        headers={"Cache-Control": "public, max-age=300"})
 
 
 def register_routes(app: web.Application) -> None:
     app.router.add_get(BASE, _index)
+    app.router.add_get(BASE + "/feed.xml", _feed)
     app.router.add_get(BASE + "/{number}", _issue)
