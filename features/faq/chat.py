@@ -5,6 +5,7 @@ question with its normalised form, decision and score, and records 👍/👎 on 
 """
 from __future__ import annotations
 
+from core.content.loader import PayloadId
 from core.context import Context
 from core.menu import back_to_menu, main_menu, stale_button
 from core.router import Router, payload_args
@@ -19,6 +20,10 @@ ACTION_TARGETS = {
     "slogan": ("faq.action.slogan", "m:slogan"),
 }
 LABEL_MAX = 60
+# Content ids in button payloads (checked by `content check` against the smallest payload limit).
+ENTRY = PayloadId("faq/*.yaml", "entries[].id", "faq:a:")
+GROUP = PayloadId("faq/*.yaml", "group.id", "faq:g:")
+PAYLOAD_IDS = (ENTRY, GROUP)
 
 
 def _short(text: str) -> str:
@@ -69,7 +74,7 @@ async def answer_question(ctx: Context) -> list[Reply]:
         for entry_id in decision.suggestions[:3]:
             item = ctx.pack.faq_item(entry_id)
             if item is not None:
-                rows.append([Button(_short(item.entry.title), payload=f"faq:a:{entry_id}")])
+                rows.append([Button(_short(item.entry.title), payload=ENTRY.payload(entry_id))])
         rows.append([Button(ctx.label("faq.none_of_these"), payload="faq:n")])
         return [Reply(text=ctx.text("faq/suggest"), buttons=rows)]
     await _log(ctx, answer="faq-none", decision="none", score=decision.score)
@@ -92,7 +97,7 @@ def register(router: Router) -> None:
     @router.command("hoidap", visible="cmd.faq")
     async def browse(ctx: Context) -> list[Reply]:
         ctx.log_answer = "faq-browse"
-        rows = [[Button(_short(g.title), payload=f"faq:g:{g.id}")] for g in ctx.pack.faq_groups]
+        rows = [[Button(_short(g.title), payload=GROUP.payload(g.id))] for g in ctx.pack.faq_groups]
         rows.append([back_to_menu(ctx)])
         return [Reply(text=ctx.text("faq/browse"), buttons=rows, edit=bool(ctx.incoming.payload))]
 
@@ -104,7 +109,7 @@ def register(router: Router) -> None:
             if group is not None:
                 ctx.log_answer = f"faq-group:{group.id}"
                 items = [i for i in ctx.pack.faq if i.group.id == group.id]
-                rows = [[Button(_short(i.entry.title), payload=f"faq:a:{i.entry.id}")] for i in items]
+                rows = [[Button(_short(i.entry.title), payload=ENTRY.payload(i.entry.id))] for i in items]
                 rows.append([Button(ctx.label("faq.browse"), payload="m:faq"), back_to_menu(ctx)])
                 return [Reply(text=ctx.text("faq/group", group=group), buttons=rows, edit=True)]
         if len(args) == 2 and args[0] == "a" and ctx.pack.faq_item(args[1]) is not None:

@@ -12,6 +12,7 @@ SPEC = PackSpec(
     labels=("cmd.faq", "faq.helpful", "faq.unhelpful", "faq.thanks", "faq.more", "faq.browse",
             "faq.none_of_these", "faq.action.feedback", "faq.action.feedback_lookup", "faq.action.hotlines",
             "faq.action.subscribe", "faq.action.slogan"),
+    payload_ids=chat.PAYLOAD_IDS,
 )
 
 
