@@ -199,12 +199,15 @@ def escape(text: object) -> str:
                                      else m.group(1) + m.group(2)[:-1] + "\\.", s)
 
 
+def _append(text: str, block: str) -> str:
+    if not block:
+        return text
+    return (text.rstrip() + "\n\n" if text.strip() else "") + block
+
+
 def with_lines(text: str, lines: Iterable[str]) -> str:
     """``text`` (Markdown subset) followed, after a blank line, by ``lines`` of literal text (escaped)."""
-    extra = "\n".join(escape(line) for line in lines)
-    if not extra:
-        return text
-    return (text.rstrip() + "\n\n" if text.strip() else "") + extra
+    return _append(text, "\n".join(escape(line) for line in lines))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -504,10 +507,10 @@ def fit_reply(reply: Reply, capabilities: Capabilities, *, channel: str = "") ->
         payload_out = payload
         options = ()
     limit = max(caps.button_label_limit, 1)
-    lines: list[str] = []
+    lines: list[str] = []  # Markdown: the numbered options and the links in full
     if any(len(" ".join(b.label.split())) > limit for b in payload_out):  # number them, list them in full
         numbered = {id(b): n for n, b in enumerate(payload_out, 1)}
-        lines = [f"{n}. {' '.join(b.label.split())}" for n, b in enumerate(payload_out, 1)]
+        lines = [f"{n}. {escape(' '.join(b.label.split()))}" for n, b in enumerate(payload_out, 1)]
         options = tuple(payload_out)
     else:
         numbered = {}
@@ -519,10 +522,10 @@ def fit_reply(reply: Reply, capabilities: Capabilities, *, channel: str = "") ->
             if id(b) in numbered:
                 label = f"{numbered[id(b)]}. {label}"
             elif len(label) > limit and b.kind in (ButtonKind.URL, ButtonKind.PHONE):
-                lines.append(f"{label}: {b.url if b.kind == ButtonKind.URL else (b.phone or b.url)}")
+                lines.append(escape(f"{label}: {b.url if b.kind == ButtonKind.URL else (b.phone or b.url)}"))
             out.append(replace(b, label=shorten(label, limit)))
         out_rows.append(out)
-    return replace(reply, text=with_lines(text, lines), buttons=out_rows, options=options)
+    return replace(reply, text=_append(text, "\n".join(lines)), buttons=out_rows, options=options)
 
 
 def fit(replies: Sequence[Reply], capabilities: Capabilities, *, channel: str = "") -> list[Reply]:
