@@ -660,7 +660,9 @@ class TelegramChannel:
             yield from ops
 
     def _render_one(self, chat_id: int | str, reply: Reply) -> list[_Op]:
-        body = reply.text or ""
+        from core.render import fit_reply, with_lines
+
+        reply = fit_reply(reply, self.capabilities, channel=CHANNEL)  # payload size, label length, count
         extra: list[str] = []
         rows: list[list[InlineKeyboardButton]] = []
         contact_label = reply.request_contact_label
@@ -668,11 +670,7 @@ class TelegramChannel:
             out: list[InlineKeyboardButton] = []
             for b in row:
                 if b.kind == ButtonKind.PAYLOAD:
-                    size = len(b.payload.encode("utf-8"))
-                    if b.label and 1 <= size <= _MAX_CALLBACK_BYTES:
-                        out.append(InlineKeyboardButton(b.label, callback_data=b.payload))
-                    else:
-                        log.warning("telegram: dropping button with invalid payload (%d bytes)", size)
+                    out.append(InlineKeyboardButton(b.label, callback_data=b.payload))
                 elif b.kind == ButtonKind.URL:
                     if b.url.lower().startswith(_URL_SCHEMES):
                         out.append(InlineKeyboardButton(b.label, url=b.url))
@@ -689,8 +687,7 @@ class TelegramChannel:
                 rows.append(out)
         if reply.contact is not None and reply.contact.note:
             extra.append(reply.contact.note)
-        if extra:
-            body = (body.rstrip() + "\n\n" if body.strip() else "") + "\n".join(extra)
+        body = with_lines(reply.text or "", extra)
 
         ops: list[_Op] = []
         if reply.image_url:

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
 
+from core.render import escape
 from core.types import Button, ButtonKind, Incoming, Reply
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -216,12 +217,9 @@ def fallback_text(reply: Reply) -> str:
     """``reply`` as Markdown-subset text for platforms without buttons or contact cards.
 
     Payload buttons become numbered options ("1. label"), URL and phone buttons "label: url/phone",
-    the contact card "name: phone" (and its note), a request-contact button its label. Render the result
-    with ``core.render.to_plain`` (or another renderer) as usual.
+    the contact card "name: phone" (and its note), a request-contact button its label; all of them shown
+    literally (escaped). Render the result with ``core.render.to_plain`` (or another renderer) as usual.
     """
-    lines: list[str] = []
-    if reply.text.strip():
-        lines.append(reply.text.rstrip())
     options: list[str] = []
     links: list[str] = []
     n = 0
@@ -230,22 +228,20 @@ def fallback_text(reply: Reply) -> str:
             if b.kind == ButtonKind.PAYLOAD:
                 if b.payload:
                     n += 1
-                    options.append(f"{n}. {b.label}")
+                    options.append(f"{n}. {escape(b.label)}")
             elif b.kind == ButtonKind.URL and b.url:
-                links.append(f"{b.label}: {b.url}")
+                links.append(escape(f"{b.label}: {b.url}"))
             elif b.kind == ButtonKind.PHONE and (b.phone or b.url):
-                links.append(f"{b.label}: {b.phone or b.url}")
+                links.append(escape(f"{b.label}: {b.phone or b.url}"))
             elif b.kind == ButtonKind.REQUEST_CONTACT:
-                links.append(b.label)
-    if reply.request_contact_label and reply.request_contact_label not in links:
-        links.append(reply.request_contact_label)
+                links.append(escape(b.label))
+    if reply.request_contact_label and escape(reply.request_contact_label) not in links:
+        links.append(escape(reply.request_contact_label))
     if reply.contact is not None:
         card = f"{reply.contact.name}: {reply.contact.phone}"
         if reply.contact.note:
             card += f" ({reply.contact.note})"
-        links.append(card)
-    if options:
-        lines.append("\n".join(options))
-    if links:
-        lines.append("\n".join(links))
-    return "\n\n".join(lines)
+        links.append(escape(card))
+    blocks = [reply.text.rstrip()] if reply.text.strip() else []
+    blocks += ["\n".join(lines) for lines in (options, links) if lines]
+    return "\n\n".join(blocks)

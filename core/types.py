@@ -77,8 +77,9 @@ class Incoming:
 
 @dataclass(slots=True)
 class Reply:
-    """What the bot says. `text` uses a small Markdown subset (see bot/render.py):
-    **bold**, [label](url), lines starting with "- " or "1. ". Plain text elsewhere is escaped by the adapter.
+    """What the bot says. `text` uses a small Markdown subset (see core/render.py): **bold**,
+    [label](url), lines starting with "- " or "1. ", backslash escapes. Text a citizen or an official
+    wrote joins it only through ``core.render.escape`` (the chat templates do it for every variable).
     """
 
     text: str = ""
@@ -91,6 +92,8 @@ class Reply:
     request_contact_label: str = ""
     # A short toast for a button press (Telegram answerCallbackQuery); ignored elsewhere.
     notice: str = ""
+    # Set by ``core.render.fit`` when buttons became numbered text options: option n is options[n - 1].
+    options: tuple[Button, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -145,3 +145,60 @@ def test_a_missing_core_template_or_label_is_an_error(pack_copy: Path) -> None:
     rendered = check_pack(pack_copy).render()
     assert "templates/faq/no_match.j2: lỗi: thiếu mẫu tin nhắn bắt buộc" in rendered
     assert "slogan.next" in rendered and "thiếu nhãn nút bắt buộc" in rendered
+
+
+LONG_ID = "so-khoa-hoc-cong-nghe-ho-tro-ky-thuat-dich-vu-cong-truc-tuyen"  # 61 characters
+
+
+def test_an_id_too_long_for_a_button_payload_is_an_error_with_file_line_and_field(pack_copy: Path) -> None:
+    hotlines = pack_copy / "hotlines.yaml"
+    _replace(hotlines, "- id: ttphhc-tinh", f"- id: {LONG_ID}")
+    faq = pack_copy / "faq" / "ho-so.yaml"
+    _replace(faq, "  id: ho-so", "  id: nhom-cau-hoi-ve-ho-so-va-ket-qua-giai-quyet-thu-tuc-hanh-chinh")
+    _replace(faq, "- id: tra-cuu-ho-so", "- id: tra-cuu-ho-so-" + "x" * 45)  # 65 bytes with "faq:a:"
+
+    errors = check_pack(pack_copy).errors
+    by_file = {(f.file, f.line, f.field): f.message for f in errors}
+    hotline = by_file[("content/hotlines.yaml", _line_of(hotlines, LONG_ID), "groups[1].entries[0].id")]
+    assert f"'hl:c:{LONG_ID}' (66 byte)" in hotline and "64 byte" in hotline and "tối đa 59 ký tự" in hotline
+    assert ("content/faq/ho-so.yaml", 2, "group.id") in by_file
+    assert ("content/faq/ho-so.yaml", _line_of(faq, "tra-cuu-ho-so-x"), "entries[0].id") in by_file
+    assert len(errors) == 3, check_pack(pack_copy).render()
+    with pytest.raises(PackError):
+        load_pack(pack_copy)
+
+
+def test_the_longest_id_that_fits_passes(pack_copy: Path) -> None:
+    hotlines = pack_copy / "hotlines.yaml"
+    _replace(hotlines, "- id: ttphhc-tinh", "- id: " + "a" * 59)  # "hl:c:" + 59 = 64 bytes
+    assert check_pack(pack_copy).ok
+
+
+# Payload parts that are not content ids, and why they stay short: list indexes, draft ids (12 hex),
+# report codes (8 characters), database row ids and fixed verbs.
+BOUNDED_PAYLOAD_PARTS = {"i", "n", "d", "verb", "raw", "interaction_id", "b.id", "report.code",
+                         "codes.normalize(done.code)", "codes.normalize(code)"}
+
+
+def test_content_ids_reach_payloads_only_through_a_declared_payload_id() -> None:
+    """A feature that puts a pack id into a payload declares a `PayloadId` in its PackSpec (checked by
+    `content check`); an f-string payload may only carry parts of bounded length."""
+    import re
+
+    found = []
+    for source in sorted((REPO / "features").rglob("*.py")):
+        for match in re.finditer(r'payload=f"([^"]*)"', source.read_text(encoding="utf-8")):
+            for part in re.findall(r"\{([^}]*)\}", match.group(1)):
+                if part not in BOUNDED_PAYLOAD_PARTS:
+                    found.append(f"{source.relative_to(REPO)}: {match.group(0)}")
+    assert found == [], "declare a core.content.loader.PayloadId for these payloads"
+
+
+def test_every_declared_payload_id_is_checked_in_the_running_features() -> None:
+    from bot.features import pack_spec
+    from features.faq import chat as faq_chat
+    from features.hotlines import chat as hotline_chat
+
+    declared = set(pack_spec().payload_ids)
+    assert {*faq_chat.PAYLOAD_IDS, *hotline_chat.PAYLOAD_IDS} <= declared
+    assert hotline_chat.CONTACT.payload("x") == "hl:c:x" and faq_chat.ENTRY.payload("y") == "faq:a:y"

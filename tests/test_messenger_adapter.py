@@ -301,10 +301,11 @@ async def test_long_labels_are_shortened_and_listed_in_full(m: Env) -> None:
     assert f"1. {long}" in msg.text
 
 
-async def test_at_most_13_quick_replies(m: Env) -> None:
+async def test_more_than_13_choices_become_numbered_text(m: Env) -> None:
     buttons = [[Button(f"Mục {i}", f"x:{i}")] for i in range(16)]
     (msg,) = await _send(m, Reply(text="Nhiều mục", buttons=buttons))
-    assert [q["payload"] for q in msg.quick_replies] == [f"x:{i}" for i in range(13)]
+    assert msg.quick_replies == []  # 13 quick replies would hide three choices
+    assert msg.text == "Nhiều mục\n\n" + "\n".join(f"{i + 1}. Mục {i}" for i in range(16))
 
 
 async def test_buttons_without_text_get_a_prompt(m: Env) -> None:

@@ -27,7 +27,7 @@ import re
 import secrets
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -47,8 +47,8 @@ from core.channel import (
     TransientError,
     retry_call,
 )
-from core.render import split_message, to_plain
-from core.types import Attachment, Button, ButtonKind, Incoming, Location, Reply
+from core.render import fit_reply, shorten, split_message, to_plain, with_lines
+from core.types import Attachment, ButtonKind, Incoming, Location, Reply
 
 from channels.messenger.settings import MessengerSettings
 
@@ -218,11 +218,6 @@ def events_of(body: Any) -> list[Mapping[str, Any]]:
 # Reply -> Send API messages
 
 
-def _shorten(label: str, limit: int = TITLE_LIMIT) -> str:
-    label = " ".join(label.split())
-    return label if len(label) <= limit else label[: limit - 1].rstrip() + "…"
-
-
 def _e164(phone: str, country_code: str) -> str:
     """'0236 3822 123' -> '+842363822123'; '' for short codes (1022, 113, 1900 xxxx) Messenger cannot dial."""
     digits = re.sub(r"[\s().-]", "", phone.removeprefix("tel:"))
@@ -246,24 +241,24 @@ class _Parts:
 def render_reply(reply: Reply, *, country_code: str = "84") -> list[dict[str, Any]]:
     """One Reply as the ``message`` objects of successive Send API calls (pure; tested directly).
 
-    Text (Markdown subset rendered plain) is split at 2000 characters; payload buttons become quick replies
-    on the last message (≤ 13; titles ≤ 20 characters, longer labels numbered, shortened and listed in
-    full in the text); URL and phone buttons and the contact card go into a button template (≤ 3 buttons,
-    the rest as "label: link" lines); a request for the phone number is the ``user_phone_number`` quick
+    The reply is first fitted by ``core.render.fit_reply`` (payloads over 1000 bytes dropped with a
+    warning; more than 13 payload buttons as numbered text; titles over 20 characters numbered, shortened
+    and listed in full in the text). Text (Markdown subset rendered plain) is split at 2000 characters;
+    payload buttons become quick replies on the last message; URL and phone buttons and the contact card
+    go into a button template (≤ 3 buttons, the rest as "label: link" lines); a request for the phone number is the ``user_phone_number`` quick
     reply; an image is sent first as an image attachment. ``edit`` cannot be honoured (a new message);
     ``notice`` is sent as text only when the reply has nothing else.
     """
+    contact_label = reply.request_contact_label or next(
+        (b.label for row in reply.buttons for b in row if b.kind == ButtonKind.REQUEST_CONTACT), "")
+    # payload size, titles ≤ 20 (numbered and listed in full), quick replies ≤ 13 (one for the phone)
+    caps = replace(CAPABILITIES, max_buttons=QUICK_REPLY_LIMIT - (1 if contact_label else 0))
+    reply = fit_reply(reply, caps, channel=CHANNEL)
     p = _Parts(body=reply.text or "")
-    payload_buttons: list[Button] = []
-    contact_label = reply.request_contact_label
     for row in reply.buttons:
         for b in row:
             if b.kind == ButtonKind.PAYLOAD:
-                size = len(b.payload)
-                if b.label.strip() and 1 <= size <= PAYLOAD_LIMIT:
-                    payload_buttons.append(b)
-                else:
-                    log.warning("messenger: dropping button with invalid payload (%d characters)", size)
+                p.quick.append({"content_type": "text", "title": b.label, "payload": b.payload})
             elif b.kind == ButtonKind.URL:
                 if b.url.lower().startswith(_URL_SCHEMES) and b.label.strip():
                     p.template.append({"type": "web_url", "url": b.url, "title": b.label})
@@ -276,8 +271,6 @@ def render_reply(reply: Reply, *, country_code: str = "84") -> list[dict[str, An
                     p.template.append({"type": "phone_number", "title": b.label, "payload": e164})
                 elif number:
                     p.extra.append(f"📞 {b.label}: {number}")
-            elif b.kind == ButtonKind.REQUEST_CONTACT:
-                contact_label = contact_label or b.label
     if reply.contact is not None:
         card = reply.contact
         e164 = _e164(card.phone, country_code)
@@ -294,26 +287,11 @@ def render_reply(reply: Reply, *, country_code: str = "84") -> list[dict[str, An
         p.extra.append(f"{b['title']}: {b['url']}" if b["type"] == "web_url" else f"📞 {b['title']}: {b['payload']}")
     p.template = p.template[:TEMPLATE_BUTTON_LIMIT]
     for b in p.template:
-        b["title"] = _shorten(b["title"])
-    if len(payload_buttons) > QUICK_REPLY_LIMIT - (1 if contact_label else 0):
-        keep = QUICK_REPLY_LIMIT - (1 if contact_label else 0)
-        log.warning("messenger: %d payload buttons, only %d fit as quick replies", len(payload_buttons), keep)
-        payload_buttons = payload_buttons[:keep]
-    numbered = any(len(" ".join(b.label.split())) > TITLE_LIMIT for b in payload_buttons)
-    full_labels: list[str] = []
-    for n, b in enumerate(payload_buttons, 1):
-        label = " ".join(b.label.split())
-        if numbered:
-            full_labels.append(f"{n}. {label}")
-            label = f"{n}. {label}"
-        p.quick.append({"content_type": "text", "title": _shorten(label), "payload": b.payload})
+        b["title"] = shorten(b["title"], TITLE_LIMIT)
     if contact_label:
         p.quick.append({"content_type": "user_phone_number"})
 
-    body = p.body.strip()
-    lines = [*full_labels, *p.extra]
-    if lines:
-        body = (body + "\n\n" if body else "") + "\n".join(lines)
+    body = with_lines(p.body.strip(), p.extra)
     if not body and contact_label:
         body = contact_label
     if not body and (p.quick or p.template):

@@ -17,11 +17,12 @@ counts the quota). Errors come back as HTTP 200 with ``error != 0`` and are mapp
 errors (see :data:`ERROR_MAP`); -216/-220 refresh the token and retry once.
 
 Rendering (``capabilities``): plain text ≤ 2000 characters per message, split on paragraph, line and
-sentence ends; up to 5 buttons (``oa.query.show`` for payloads, ``oa.open.url``, ``oa.open.phone``;
-titles ≤ 100) on the last part; a contact card becomes an ``oa.open.phone`` button; a phone request
-becomes a ``request_user_info`` form (answered by the ``user_submit_info`` event). A reply with more
-buttons than that is sent as numbered text (``core.channel.fallback_text``, same numbering as
-``fallback_options``). No editing: ``Reply.edit`` is sent as a new message.
+sentence ends; replies fitted to ``CAPABILITIES`` by ``core.render.fit`` (oversized payloads dropped with
+a warning, more than 5 payload buttons as numbered text, titles ≤ 100 with the full label in the text);
+up to 5 buttons (``oa.query.show`` for payloads, ``oa.open.url``, ``oa.open.phone``) on the last part; a
+contact card becomes an ``oa.open.phone`` button; a phone request becomes a ``request_user_info`` form
+(answered by the ``user_submit_info`` event). When links and numbers push a reply past 5 buttons it is
+sent as numbered text (``core.channel.fallback_text``). No editing: ``Reply.edit`` is a new message.
 """
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ from core.channel import (
     fallback_text,
     retry_call,
 )
-from core.render import plain_parts
+from core.render import fit_reply, plain_parts, shorten, with_lines
 from core.types import Attachment, ButtonKind, Reply
 
 __all__ = ["CAPABILITIES", "ERROR_MAP", "MESSAGE_PATH", "SIGNATURE_HEADER", "TIMESTAMP_HEADER", "ZaloOAChannel"]
@@ -95,8 +96,7 @@ def _phone_code(number: str) -> str:
 
 
 def _title(label: str) -> str:
-    label = label.strip()
-    return label if len(label) <= TITLE_LIMIT else label[: TITLE_LIMIT - 1] + "…"
+    return shorten(label, TITLE_LIMIT)
 
 
 def seconds_until_morning(now: dt.datetime, hour: int = 6) -> float:
@@ -361,22 +361,23 @@ class ZaloOAChannel:
         return out
 
     def _render_one(self, reply: Reply) -> list[dict[str, Any]]:
+        reply = fit_reply(reply, CAPABILITIES, channel=CHANNEL)  # payload size, labels, 5 payload buttons
         buttons: list[dict[str, Any]] = []
         extra: list[str] = []
         request_label = reply.request_contact_label
         for row in reply.buttons:
             for b in row:
-                if b.kind == ButtonKind.PAYLOAD and b.payload and b.label:
-                    buttons.append({"title": _title(b.label), "type": "oa.query.show",
+                if b.kind == ButtonKind.PAYLOAD:
+                    buttons.append({"title": b.label, "type": "oa.query.show",
                                     "payload": encode_query(b.label, b.payload)})
                 elif b.kind == ButtonKind.URL and b.url:
                     if b.url.lower().startswith(_URL_SCHEMES):
-                        buttons.append({"title": _title(b.label), "type": "oa.open.url", "payload": {"url": b.url}})
+                        buttons.append({"title": b.label, "type": "oa.open.url", "payload": {"url": b.url}})
                     else:
                         extra.append(f"{b.label}: {b.url}")
                 elif b.kind == ButtonKind.PHONE and (b.phone or b.url):
                     number = b.phone or b.url.removeprefix("tel:")
-                    buttons.append({"title": _title(b.label), "type": "oa.open.phone",
+                    buttons.append({"title": b.label, "type": "oa.open.phone",
                                     "payload": {"phone_code": _phone_code(number)}})
                 elif b.kind == ButtonKind.REQUEST_CONTACT:
                     request_label = request_label or b.label
@@ -386,12 +387,11 @@ class ZaloOAChannel:
             if reply.contact.note:
                 extra.append(reply.contact.note)
         body = reply.text or ""
-        if len(buttons) > MAX_BUTTONS:  # too many for one message: numbered text, links and numbers inline
+        if len(buttons) > MAX_BUTTONS:  # links and numbers share Zalo's 5 buttons: all as text
             body = fallback_text(Reply(text=reply.text, buttons=reply.buttons, contact=reply.contact))
             buttons = []
             extra = []
-        if extra:
-            body = (body.rstrip() + "\n\n" if body.strip() else "") + "\n".join(extra)
+        body = with_lines(body, extra)
 
         messages: list[dict[str, Any]] = []
         if reply.image_url:

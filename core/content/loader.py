@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import jinja2
 from pydantic import BaseModel, ValidationError
 
+from core.channel import MIN_PAYLOAD_BYTES
 from core.content.report import Report
 from core.content.schema import (
     AgencyFile,
@@ -39,22 +40,48 @@ SectionLoader = Callable[[YamlDoc, Report], Any]
 
 
 @dataclass(frozen=True)
+class PayloadId:
+    """A content id a feature puts into button payloads, declared where the feature builds them.
+
+    ``files``: the pack file(s) holding the ids (a glob like ``faq/*.yaml``; names starting with "_" are
+    skipped); ``field``: the path to the id in each file (``groups[].entries[].id``); the payload is
+    ``prefix + id + suffix``. ``content check`` reports an id whose payload would exceed
+    ``core.channel.MIN_PAYLOAD_BYTES`` (the smallest limit of any channel) as an error with file, line
+    and field. Build the payloads with :meth:`payload` so the check and the buttons cannot disagree."""
+
+    files: str
+    field: str
+    prefix: str
+    suffix: str = ""
+
+    def payload(self, content_id: str) -> str:
+        return f"{self.prefix}{content_id}{self.suffix}"
+
+    @property
+    def overhead(self) -> int:
+        return len((self.prefix + self.suffix).encode("utf-8"))
+
+
+@dataclass(frozen=True)
 class PackSpec:
     """What a feature needs from a content pack: extra files (``sections``: name -> (file name, loader);
-    the result lands in ``pack.extras[name]``), and the templates and labels it renders (a pack missing
-    one fails ``content check``). Specs of several features combine with ``+``."""
+    the result lands in ``pack.extras[name]``), the templates and labels it renders (a pack missing
+    one fails ``content check``), and the content ids it puts into button payloads (``payload_ids``,
+    checked against the smallest payload limit). Specs of several features combine with ``+``."""
 
     sections: tuple[tuple[str, str, SectionLoader], ...] = ()
     templates: tuple[str, ...] = ()
     labels: tuple[str, ...] = ()
+    payload_ids: tuple[PayloadId, ...] = ()
 
     def __add__(self, other: PackSpec) -> PackSpec:
-        def merged(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
+        def merged(a: tuple[Any, ...], b: tuple[Any, ...]) -> tuple[Any, ...]:
             return a + tuple(x for x in b if x not in a)
 
         names = {name for name, _, _ in self.sections}
         return PackSpec(self.sections + tuple(s for s in other.sections if s[0] not in names),
-                        merged(self.templates, other.templates), merged(self.labels, other.labels))
+                        merged(self.templates, other.templates), merged(self.labels, other.labels),
+                        merged(self.payload_ids, other.payload_ids))
 
 
 CORE_SPEC = PackSpec(templates=CORE_TEMPLATES, labels=CORE_LABELS)
@@ -162,6 +189,45 @@ def _check_agencies(doc: YamlDoc, data: AgencyFile, report: Report) -> None:
         need(r.agency, agency_ids, ("routing", i, "agency"), "cơ quan")
         need(r.category, category_ids, ("routing", i, "category"), "lĩnh vực")
         need(r.commune, commune_ids, ("routing", i, "commune"), "xã/phường")
+
+
+def _field_values(data: Any, steps: list[str], path: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], Any]]:
+    """(path, value) of every value at ``steps`` ("groups", "[]", "id"...) in parsed YAML."""
+    if not steps:
+        return [(path, data)]
+    step, rest = steps[0], steps[1:]
+    if step == "[]":
+        items = data if isinstance(data, list) else []
+        return [hit for i, item in enumerate(items) for hit in _field_values(item, rest, path + (i,))]
+    if isinstance(data, dict) and step in data:
+        return _field_values(data[step], rest, path + (step,))
+    return []
+
+
+def _check_payload_ids(root: Path, specs: tuple[PayloadId, ...], report: Report) -> None:
+    """Every declared payload id fits the smallest payload limit of the channels (one error per id,
+    for its longest payload)."""
+    longest: dict[tuple[str, str], PayloadId] = {}
+    for spec in specs:
+        key = (spec.files, spec.field)
+        if key not in longest or spec.overhead > longest[key].overhead:
+            longest[key] = spec
+    for (pattern, fld), spec in longest.items():
+        steps = fld.replace("[]", ".[]").split(".")
+        for file in sorted(p for p in root.glob(pattern) if not p.name.startswith("_")):
+            try:
+                doc = read_yaml(file)
+            except YamlSyntaxError:
+                continue  # reported where the file is loaded
+            for path, value in _field_values(doc.data, [s for s in steps if s]):
+                if not isinstance(value, str):
+                    continue
+                size = spec.overhead + len(value.encode("utf-8"))
+                if size > MIN_PAYLOAD_BYTES:
+                    report.error(file, doc.line_of(path), _fmt_loc(path),
+                                 f"mã '{value}' quá dài: nút bấm mang '{spec.payload(value)}' ({size} byte), "
+                                 f"vượt giới hạn {MIN_PAYLOAD_BYTES} byte của kênh nhắn tin; hãy rút gọn mã "
+                                 f"còn tối đa {MIN_PAYLOAD_BYTES - spec.overhead} ký tự")
 
 
 def _load_faq(root: Path, texts: Texts | None, report: Report) -> tuple[list[FaqItem], list[FaqGroupInfo]]:
@@ -280,6 +346,7 @@ def _load(root: Path, spec: PackSpec | None) -> tuple[ContentPack | None, Report
     if (root / "smalltalk.yaml").exists():
         doc = _read(root / "smalltalk.yaml", report)
         smalltalk = (_validate(doc, SmalltalkFile, report) if doc else None) or SmalltalkFile()
+    _check_payload_ids(root, spec.payload_ids, report)
     extras: dict[str, Any] = {}
     from core.content import holidays  # calendar.yaml: optional, the official calendar alone without it
 

@@ -1,8 +1,9 @@
 """Each channel's form of a bulletin, from the pack's jinja2 templates (``content/templates/bulletin``).
 
-* chat channels: the Markdown subset of ``bot/render.py``, split on clean boundaries into parts of at most
+* chat channels: the Markdown subset of ``core/render.py``, split on clean boundaries into parts of at most
   4096 characters (Telegram's limit) with the unsubscribe button under the last part of EVERY issue;
-* the web archive: HTML pages (autoescaped) from ``bulletin/web_*.html.j2``.
+* the web archive: HTML pages (autoescaped) from ``bulletin/web_*.html.j2``, sections through
+  ``core.render.to_web_html``.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import markupsafe
 from features.bulletin.content import bulletin_content, parse_sections
 from features.bulletin.engine import api_calls  # noqa: F401  (re-exported)
 from core.content.texts import install_filters
-from core.render import TELEGRAM_TEXT_LIMIT, split_message, to_telegram_html
+from core.render import TELEGRAM_TEXT_LIMIT, split_message, to_telegram_html, to_web_html
 from core.types import Button, Reply
 
 UNSUBSCRIBE_PAYLOAD = "bt:unsub"
@@ -73,27 +74,6 @@ def per_month(pack: Any) -> int:
     return len(content.settings.cadence.days) if content else 2
 
 
-def _markup_html(text: str) -> str:
-    """Markdown subset -> HTML for the web page (paragraphs, bullets, bold, links), all text escaped."""
-    out: list[str] = []
-    for block in [b for b in text.split("\n\n") if b.strip()]:
-        lines = block.splitlines()
-        if all(line.startswith("- ") for line in lines):
-            items = "".join(f"<li>{_inline(line[2:])}</li>" for line in lines)
-            out.append(f"<ul>{items}</ul>")
-        elif all(line[:1].isdigit() and ". " in line[:4] for line in lines):
-            items = "".join(f"<li>{_inline(line.split('. ', 1)[1])}</li>" for line in lines)
-            out.append(f"<ol>{items}</ol>")
-        else:
-            out.append("<p>" + "<br>".join(_inline(line) for line in lines) + "</p>")
-    return "\n".join(out)
-
-
-def _inline(text: str) -> str:
-    # to_telegram_html escapes text and emits only <b> and <a href> (http/https/tg): safe for the web too
-    return to_telegram_html(text).replace("• ", "")
-
-
 class WebRenderer:
     """The public archive pages (autoescaped jinja2 over the pack's templates)."""
 
@@ -113,7 +93,7 @@ class WebRenderer:
 
     def issue(self, bulletin: Any, base: str, **page: Any) -> str:
         v = view(bulletin)
-        v.sections_html = [(title, markupsafe.Markup(_markup_html(text))) for title, text in v.sections]
+        v.sections_html = [(title, markupsafe.Markup(to_web_html(text))) for title, text in v.sections]
         return self.env.get_template("bulletin/web_issue.html.j2").render(b=v, base=base, **page)
 
 

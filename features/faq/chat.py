@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from core.content.loader import PayloadId
 from core.context import Context
 from core.menu import back_to_menu, main_menu, stale_button
 from core.router import Router, payload_args
@@ -27,6 +28,11 @@ ACTION_TARGETS = {
 LABEL_MAX = 60
 OFFER_FLOW = "faq_report_offer"  # holds the text a "report this" button will carry (no handler: free text
 OFFER_TTL = dt.timedelta(minutes=30)  # and commands go on as usual while it waits)
+# Content ids in button payloads (checked by `content check` against the smallest payload limit).
+ENTRY = PayloadId("faq/*.yaml", "entries[].id", "faq:a:")
+GROUP = PayloadId("faq/*.yaml", "group.id", "faq:g:")
+PROCEDURE = PayloadId("procedures.yaml", "procedures[].id", "faq:a:")
+PAYLOAD_IDS = (ENTRY, GROUP, PROCEDURE)
 
 
 def _short(text: str) -> str:
@@ -51,7 +57,7 @@ def _choice_rows(ctx: Context, ids) -> list[list[Button]]:  # noqa: ANN001
     for entry_id in list(ids)[:3]:
         title = _title(ctx, entry_id)
         if title is not None:
-            rows.append([Button(_short(title), payload=f"faq:a:{entry_id}")])
+            rows.append([Button(_short(title), payload=ENTRY.payload(entry_id))])
     return rows
 
 
@@ -103,9 +109,9 @@ async def _offer_report(ctx: Context) -> list[list[Button]]:
 
 
 def group_rows(ctx: Context) -> list[list[Button]]:
-    rows = [[Button(_short(g.title), payload=f"faq:g:{g.id}")] for g in ctx.pack.faq_groups]
+    rows = [[Button(_short(g.title), payload=GROUP.payload(g.id))] for g in ctx.pack.faq_groups]
     if ctx.pack.extras.get("procedures") is not None:
-        rows.append([Button(ctx.label("faq.procedures"), payload=f"faq:g:{PROCEDURES_GROUP}")])
+        rows.append([Button(ctx.label("faq.procedures"), payload=GROUP.payload(PROCEDURES_GROUP))])
     return rows
 
 
@@ -117,7 +123,7 @@ async def answer_question(ctx: Context) -> list[Reply]:
     if u.kind == "safety":
         # the message may hold a password or an ID number: it is not logged
         await _log(ctx, answer=f"safety:{u.safety}", decision="safety", text="")
-        rows = [[Button(ctx.label("faq.login_help"), payload="faq:a:loi-dang-nhap")]] if (
+        rows = [[Button(ctx.label("faq.login_help"), payload=ENTRY.payload("loi-dang-nhap"))]] if (
             u.safety == "credentials" and ctx.pack.faq_item("loi-dang-nhap") is not None) else []
         rows.append([Button(ctx.label("faq.action.hotlines"), payload="m:hotlines"), back_to_menu(ctx)])
         return [Reply(text=ctx.text("faq/safety", kind=u.safety), buttons=rows)]
@@ -179,7 +185,7 @@ def register(router: Router) -> None:
         catalogue = ctx.pack.extras.get("procedures")
         if args == ["g", PROCEDURES_GROUP] and catalogue is not None:
             ctx.log_answer = f"faq-group:{PROCEDURES_GROUP}"
-            rows = [[Button(_short(p.name), payload=f"faq:a:{p.id}")] for p in catalogue.procedures]
+            rows = [[Button(_short(p.name), payload=PROCEDURE.payload(p.id))] for p in catalogue.procedures]
             rows.append([Button(ctx.label("faq.browse"), payload="m:faq"), back_to_menu(ctx)])
             return [Reply(text=ctx.text("faq/group", group={"title": ctx.label("faq.procedures")}), buttons=rows,
                           edit=True)]
@@ -190,7 +196,7 @@ def register(router: Router) -> None:
             if group is not None:
                 ctx.log_answer = f"faq-group:{group.id}"
                 items = [i for i in ctx.pack.faq if i.group.id == group.id]
-                rows = [[Button(_short(i.entry.title), payload=f"faq:a:{i.entry.id}")] for i in items]
+                rows = [[Button(_short(i.entry.title), payload=ENTRY.payload(i.entry.id))] for i in items]
                 rows.append([Button(ctx.label("faq.browse"), payload="m:faq"), back_to_menu(ctx)])
                 return [Reply(text=ctx.text("faq/group", group=group), buttons=rows, edit=True)]
         if len(args) == 2 and args[0] == "a" and _title(ctx, args[1]) is not None:

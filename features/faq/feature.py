@@ -13,6 +13,7 @@ SPEC = PackSpec(
     labels=("cmd.faq", "faq.helpful", "faq.unhelpful", "faq.thanks", "faq.more", "faq.browse",
             "faq.none_of_these", "faq.action.feedback", "faq.action.feedback_lookup", "faq.action.hotlines",
             "faq.action.subscribe", "faq.action.slogan", "faq.report_this", "faq.procedures", "faq.login_help"),
+    payload_ids=chat.PAYLOAD_IDS,
 )
 
 

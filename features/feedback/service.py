@@ -51,6 +51,7 @@ from features.feedback.permissions import (  # noqa: F401 (re-exported for the d
     sees_all,
 )
 from features.feedback.routing import route
+from core.render import to_plain
 from core.storage.models import User
 from core.web import positive_int
 from core.types import Button, Reply
@@ -457,9 +458,9 @@ class FeedbackService:
                 return existing
             raise InvalidInput(f"unknown category {draft.category_id!r}")
         decision = route(pack.agencies, draft.category_id, draft.commune_id, draft.description)
-        reason = decision.reason or self._render(
+        reason = decision.reason or to_plain(self._render(  # stored and shown as plain text
             "feedback/routing_reason", rule=decision.rule, agency=self.agency_name(decision.agency_id),
-            category=category.title, commune=self.commune_name(draft.commune_id), keyword=decision.matched_keyword)
+            category=category.title, commune=self.commune_name(draft.commune_id), keyword=decision.matched_keyword))
         now = self.now()
         due_date, deadline_at = self.calendar.due(now, category.deadline_days)
         for _attempt in range(6):

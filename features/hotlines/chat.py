@@ -1,10 +1,17 @@
 """Hotline directory: listed by group, found from typed text, each entry sendable as a contact card."""
 from __future__ import annotations
 
+from core.content.loader import PayloadId
 from core.context import Context
 from core.menu import back_to_menu, stale_button
 from core.router import Router, payload_args
 from core.types import Button, ContactCard, Reply
+
+
+# Content ids in button payloads (checked by `content check` against the smallest payload limit).
+GROUP = PayloadId("hotlines.yaml", "groups[].id", "hl:g:")
+CONTACT = PayloadId("hotlines.yaml", "groups[].entries[].id", "hl:c:")
+PAYLOAD_IDS = (GROUP, CONTACT)
 
 
 def _visible_groups(ctx: Context) -> list[tuple[object, list[object]]]:
@@ -26,7 +33,7 @@ def _entry_by_id(ctx: Context, entry_id: str):  # noqa: ANN202
 
 
 def contact_buttons(ctx: Context, entries: list) -> list[list[Button]]:
-    return [[Button(ctx.label("hotline.contact").format(agency=e.agency)[:60], payload=f"hl:c:{e.id}")] for e in entries]
+    return [[Button(ctx.label("hotline.contact").format(agency=e.agency)[:60], payload=CONTACT.payload(e.id))] for e in entries]
 
 
 def hotline_replies(ctx: Context, entries: list) -> list[Reply]:
@@ -56,7 +63,7 @@ def register(router: Router) -> None:
     async def directory(ctx: Context) -> list[Reply]:
         ctx.log_answer = "hotlines"
         groups = _visible_groups(ctx)
-        buttons = [[Button(group.title, payload=f"hl:g:{group.id}")] for group, _ in groups]
+        buttons = [[Button(group.title, payload=GROUP.payload(group.id))] for group, _ in groups]
         buttons.append([back_to_menu(ctx)])
         return [Reply(text=ctx.text("hotlines/list", groups=groups), buttons=buttons)]
 

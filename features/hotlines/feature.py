@@ -6,7 +6,7 @@ from core.feature import Feature, Host
 from features.hotlines import chat
 
 SPEC = PackSpec(templates=("hotlines/list", "hotlines/group", "hotlines/found"),
-                labels=("cmd.hotlines", "hotline.contact", "hotline.all"))
+                labels=("cmd.hotlines", "hotline.contact", "hotline.all"), payload_ids=chat.PAYLOAD_IDS)
 
 
 def install(host: Host) -> None:

@@ -118,7 +118,7 @@ async def test_web_archive_escapes_and_links(bot, pack) -> None:
     await service.store.start(bid, ["telegram"], dt.datetime.now(UTC), from_=("draft",))
     b = await service.store.get(bid)
     html = WebRenderer(pack).issue(b, "/bantin")
-    assert "&lt;script&gt;" in html and "<script>" not in html and "<li>một <b>hai</b></li>" in html
+    assert "&lt;script&gt;" in html and "<script>" not in html and "<ul><li>một <strong>hai</strong></li></ul>" in html
     from aiohttp.test_utils import TestClient, TestServer
 
     async with TestClient(TestServer(bot.web_app())) as client:

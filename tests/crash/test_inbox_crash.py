@@ -22,7 +22,7 @@ from tests.fakes.telegram_api import FakeTelegramAPI
 ROOT = Path(__file__).resolve().parents[2]
 USERS = [7100 + i for i in range(8)]
 PER_USER = 5
-SECRET = "s3cret"
+SECRET = "Ws8kQ2vN7xLp4RzT9mB3cF6hJ1dY5gKaU0eVnXo"
 
 
 def _free_port() -> int:

@@ -195,7 +195,7 @@ async def test_queue_filters_pagination_stats_export(bot, sender, service, pack)
         if cursor is None:
             break
     assert sorted(seen) == sorted(ids) and len(seen) == 7
-    assert seen[:2] == ids[:2] or set(seen[:2]) == set(ids[:2])  # overdue first (earliest deadline)
+    assert seen[:2] == ids[:2]  # overdue first (earliest deadline, then oldest)
     offset_page = await service.list_queue(sup, limit=3, offset=3)
     assert [i.id for i in offset_page.items] == seen[3:6]
     overdue = await service.list_queue(sup, QueueFilter(overdue=True))
