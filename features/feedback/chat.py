@@ -20,6 +20,7 @@ import secrets
 from typing import Any
 
 from features.feedback import codes
+from features.feedback.attachments import Intake, chat_name, intake
 from features.feedback.config import settings_of
 from features.feedback.places import index_for
 from features.feedback.routing import suggest_categories
@@ -32,7 +33,6 @@ FLOW = "feedback"
 LOOKUP_FLOW = "feedback_lookup"
 COMMENT_FLOW = "feedback_comment"
 SMALL_TTL = dt.timedelta(minutes=30)
-ACCEPTED_KINDS = {"photo", "document", "video", "audio", "voice", "animation", "other"}
 STEPS = ("category", "commune", "description", "attachments", "phone")
 LABEL_MAX = 60
 _DRAFT_RE = re.compile(r"^[0-9a-f]{12}$")
@@ -207,21 +207,22 @@ def normalize_phone(text: str) -> str | None:
     return raw if _MOBILE.match(raw) or _LANDLINE.match(raw) else None
 
 
-async def _store_attachments(ctx: Context, data: dict[str, Any]) -> tuple[int, bool, bool]:
-    """Save the message's attachments to the draft: (count now, any refused for the limit, any bad kind)."""
-    service = _service(ctx)
-    full = bad = False
-    count = int(data.get("n", 0))
-    for att in ctx.incoming.attachments:
-        if att.kind not in ACCEPTED_KINDS or not att.file_id:
-            bad = True
-            continue
-        n = await service.add_draft_attachment(ctx.user.id, data["d"], ctx.incoming.channel, att)
-        if n is None:
-            full = True
-        else:
-            count = n
-    return count, full, bad
+async def _store_attachments(ctx: Context, data: dict[str, Any]) -> Intake:
+    """Download the message's attachments into the file store and add them to the draft (see attachments.py)."""
+    result = await intake(_service(ctx), _settings(ctx), ctx.user.id, data["d"], ctx.incoming.channel,
+                          ctx.incoming.attachments)
+    data["n"] = result.count
+    return result
+
+
+def _failed_text(ctx: Context, result: Intake, step: str) -> str:
+    """Which attachments of the message could not be saved, and why (empty when all were saved)."""
+    if not result.failed:
+        return ""
+    s = _settings(ctx)
+    failed = [{"name": chat_name(f.name), "kind": f.kind, "reason": f.reason} for f in result.failed]
+    return ctx.text("feedback/attachment_failed", failed=failed, count=result.count, max=s.max_attachments,
+                    max_mb=s.attachment_max_mb, step=step)
 
 
 async def in_flow(ctx: Context) -> list[Reply]:
@@ -259,12 +260,13 @@ async def in_flow(ctx: Context) -> list[Reply]:
 
     if step == "description":
         if ctx.incoming.attachments:
-            count, _full, _bad = await _store_attachments(ctx, data)
-            data["n"] = count
+            result = await _store_attachments(ctx, data)
             await _save(ctx, "description", data)
             if not text:
-                return [Reply(text=ctx.text("feedback/attachment_saved", count=count, max=s.max_attachments) + "\n\n"
-                            + ctx.text("feedback/hint", step="description"), buttons=[_cancel_row(ctx, d)])]
+                said = _failed_text(ctx, result, step) or ctx.text("feedback/attachment_saved", count=result.count,
+                                                                   max=s.max_attachments)
+                return [Reply(text=said + "\n\n" + ctx.text("feedback/hint", step="description"),
+                              buttons=[_cancel_row(ctx, d)])]
         if not text:
             return [Reply(text=ctx.text("feedback/hint", step="description"), buttons=[_cancel_row(ctx, d)])]
         if len(text) < s.description_min:
@@ -278,14 +280,17 @@ async def in_flow(ctx: Context) -> list[Reply]:
 
     if step == "attachments":
         if ctx.incoming.attachments:
-            count, full, bad = await _store_attachments(ctx, data)
-            data["n"] = count
+            result = await _store_attachments(ctx, data)
+            count, full, bad = result.count, result.full, result.bad
             if text and len(data.get("desc", "")) + len(text) + 1 <= s.description_max:
                 data["desc"] = (data.get("desc", "") + "\n" + text).strip()  # a caption is part of the report
             await _save(ctx, "attachments", data)
             template = "feedback/attachments_full" if full else ("feedback/attachment_kind" if bad and not count else
                                                                  "feedback/attachment_saved")
-            return [Reply(text=ctx.text(template, count=count, max=s.max_attachments),
+            said = _failed_text(ctx, result, step)
+            if not said or full:
+                said = "\n\n".join(filter(None, [said, ctx.text(template, count=count, max=s.max_attachments)]))
+            return [Reply(text=said,
                           buttons=[[_btn(ctx, "fb.done", d, "a:done")], _cancel_row(ctx, d)])]
         verb, key = ("a:done", "fb.done") if data.get("n") else ("a:skip", "fb.skip")
         return [Reply(text=ctx.text("feedback/hint", step="attachments"),
