@@ -51,6 +51,7 @@ __all__ = [
     "accept",
     "detect",
     "downloader_for",
+    "extension_for",
     "is_key",
     "known_types",
     "store_from_env",
@@ -179,6 +180,11 @@ class Stored:
 def known_types() -> frozenset[str]:
     """Every MIME type the detector can recognise (what a pack may allow)."""
     return frozenset(t.mime for t in filetype.types)
+
+
+def extension_for(mime_type: str) -> str:
+    """The usual extension of a MIME type the detector knows ("bin" otherwise)."""
+    return next((t.extension for t in filetype.types if t.mime == mime_type), "bin")
 
 
 def detect(data: bytes) -> tuple[str, str] | None:
