@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 
+import pytest
 from sqlalchemy import select
 
 from features.feedback.models import Attachment
@@ -110,3 +111,24 @@ async def test_without_a_downloader_the_citizen_is_told_and_no_file_id_is_kept(b
         assert "đơn.pdf" in _plain(msgs) and "0/5" in _plain(msgs)
     async with bot.services.store.sessions() as s:
         assert (await s.execute(select(Attachment))).scalars().all() == []
+
+
+async def test_telegram_download_has_a_size_cap_and_typed_errors() -> None:
+    from core.channel import FileTooLarge, PermanentError
+    from core.types import Attachment as Sent
+
+    async def unused(incoming):
+        return []
+
+    async with telegram_harness(unused) as h:
+        doc = h.api.make_document(USER, "to_khai.pdf", data=PDF)["message"]["document"]
+        assert await h.channel.download(Sent("document", doc["file_id"])) == PDF
+        h.channel.download_max_bytes = len(PDF) - 1
+        with pytest.raises(FileTooLarge):  # declared by the message: no request at all
+            await h.channel.download(Sent("document", doc["file_id"], size=len(PDF)))
+        calls = len(h.api.calls("getFile"))
+        with pytest.raises(FileTooLarge):  # not declared: getFile's file_size is checked before the transfer
+            await h.channel.download(Sent("document", doc["file_id"]))
+        assert len(h.api.calls("getFile")) == calls + 1
+        with pytest.raises(PermanentError):
+            await h.channel.download(Sent("document", "no-such-file"))
