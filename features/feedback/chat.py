@@ -225,6 +225,21 @@ def _failed_text(ctx: Context, result: Intake, step: str) -> str:
                     max_mb=s.attachment_max_mb, step=step)
 
 
+async def _take_description(ctx: Context, data: dict[str, Any], text: str) -> list[Reply]:
+    s = _settings(ctx)
+    d = data["d"]
+    if not text:
+        return [Reply(text=ctx.text("feedback/hint", step="description"), buttons=[_cancel_row(ctx, d)])]
+    if len(text) < s.description_min:
+        return [Reply(text=ctx.text("feedback/description_short", length=len(text), min=s.description_min),
+                      buttons=[_cancel_row(ctx, d)])]
+    if len(text) > s.description_max:
+        return [Reply(text=ctx.text("feedback/description_long", length=len(text), max=s.description_max),
+                      buttons=[_cancel_row(ctx, d)])]
+    data["desc"] = text
+    return await _advance(ctx, data, "description")
+
+
 async def in_flow(ctx: Context) -> list[Reply]:
     data = _draft(ctx)
     if data is None:  # a "feedback" state without a draft id: start over rather than dead-end
@@ -259,24 +274,19 @@ async def in_flow(ctx: Context) -> list[Reply]:
         return [Reply(text=ctx.text("feedback/commune_matches"), buttons=[*rows, unknown, _cancel_row(ctx, d)])]
 
     if step == "description":
+        note = ""  # attachments sent with the description that could not be saved
         if ctx.incoming.attachments:
             result = await _store_attachments(ctx, data)
             await _save(ctx, "description", data)
+            note = _failed_text(ctx, result, step)
             if not text:
-                said = _failed_text(ctx, result, step) or ctx.text("feedback/attachment_saved", count=result.count,
-                                                                   max=s.max_attachments)
+                said = note or ctx.text("feedback/attachment_saved", count=result.count, max=s.max_attachments)
                 return [Reply(text=said + "\n\n" + ctx.text("feedback/hint", step="description"),
                               buttons=[_cancel_row(ctx, d)])]
-        if not text:
-            return [Reply(text=ctx.text("feedback/hint", step="description"), buttons=[_cancel_row(ctx, d)])]
-        if len(text) < s.description_min:
-            return [Reply(text=ctx.text("feedback/description_short", length=len(text), min=s.description_min),
-                          buttons=[_cancel_row(ctx, d)])]
-        if len(text) > s.description_max:
-            return [Reply(text=ctx.text("feedback/description_long", length=len(text), max=s.description_max),
-                          buttons=[_cancel_row(ctx, d)])]
-        data["desc"] = text
-        return await _advance(ctx, data, "description")
+        replies = await _take_description(ctx, data, text)
+        if note:
+            replies[0].text = note + "\n\n" + replies[0].text
+        return replies
 
     if step == "attachments":
         if ctx.incoming.attachments:

@@ -132,3 +132,21 @@ async def test_telegram_download_has_a_size_cap_and_typed_errors() -> None:
         assert len(h.api.calls("getFile")) == calls + 1
         with pytest.raises(PermanentError):
             await h.channel.download(Sent("document", "no-such-file"))
+
+
+async def test_a_photo_whose_caption_is_the_description_still_says_it_was_not_saved(bot) -> None:
+    from core.channel import TransientError
+    from tests.feedback.conftest import Chat
+
+    async def broken(attachment):
+        raise TransientError("network down")
+
+    bot.services.extra["downloaders"]["telegram"] = broken
+    chat = Chat(bot, user_id="3003")
+    await chat.say("/phananh")
+    await chat.press(chat.payload(":c:0"))
+    await chat.press(chat.payload(":m:x"))
+    await chat.photo("p-1", caption="Bộ phận một cửa đòi bản sao công chứng không có trong quy định.")
+    assert "Ảnh: hệ thống chưa tải được" in chat.text and "Bước 4/5" in chat.text  # told, and the flow goes on
+    assert await bot.services.extra["feedback"].draft_attachment_count(
+        (await bot.services.store.find_user("telegram", "3003")).id, chat.payload(":a:").split(":")[1]) == 0
