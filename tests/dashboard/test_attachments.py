@@ -114,3 +114,20 @@ def test_content_disposition_is_safe_for_quotes_newlines_and_vietnamese() -> Non
     assert download_name("anh.jpg", "application/pdf", 7) == "anh.jpg.pdf"
     assert download_name("anh.JPEG", "image/jpeg", 7) == "anh.JPEG"
     assert download_name("", "image/png", 7) == "tep-dinh-kem-7.png"
+
+
+async def test_an_attachment_kept_before_the_file_store_is_listed_but_not_served(bot) -> None:
+    from features.feedback.models import Attachment
+
+    report_id, _ = await _report_with_files(bot)
+    async with bot.services.store.sessions.begin() as s:
+        legacy = Attachment(report_id=report_id, channel="telegram", kind="photo", file_id="AgAC-old-telegram-id")
+        s.add(legacy)
+        await s.flush()
+        legacy_id = legacy.id
+    await add_official(bot, "tt.officer", "ttphhc", "officer")
+    async with dashboard_client(bot) as client:
+        await login(client, "tt.officer")
+        page = await (await client.get(f"/dashboard/reports/{report_id}")).text()
+        assert "không tải về được" in page and f"/files/{legacy_id}" not in page
+        assert (await client.get(f"/dashboard/reports/{report_id}/files/{legacy_id}")).status == 404

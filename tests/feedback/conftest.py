@@ -126,8 +126,11 @@ def officer(agency: str, name: str = "Lê Văn Cán Bộ", official_id: int = 2)
 
 
 def payload_has(payload: str, needle: str) -> bool:
-    """`needle` in the payload; for ':verb' needles only in the part after 'fb:<id>' (ids are random)."""
+    """`needle` in the payload; for ':verb' needles only in the part after 'fb:<id>' or 'fb:rt:<code>' (ids and
+    tracking codes are random: a code starting with 5 must not pass for the "5 stars" button)."""
     if not needle.startswith(":"):
         return needle in payload
     parts = payload.split(":", 2)
+    if len(parts) == 3 and parts[1] in ("rt", "ro", "v"):  # fb:rt:<code>:<stars>: the random code is not searched
+        parts[2] = parts[2].partition(":")[2]
     return len(parts) == 3 and needle in ":" + parts[2]

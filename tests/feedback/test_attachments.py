@@ -150,3 +150,26 @@ async def test_a_photo_whose_caption_is_the_description_still_says_it_was_not_sa
     assert "Ảnh: hệ thống chưa tải được" in chat.text and "Bước 4/5" in chat.text  # told, and the flow goes on
     assert await bot.services.extra["feedback"].draft_attachment_count(
         (await bot.services.store.find_user("telegram", "3003")).id, chat.payload(":a:").split(":")[1]) == 0
+
+
+async def test_0007_downgrade_and_upgrade(db_engine) -> None:
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from bot.database import MIGRATIONS_DIR
+    from core.storage.db import alembic_config
+
+    def run(sync_conn, target: str, down: bool) -> None:
+        cfg = alembic_config(MIGRATIONS_DIR)
+        cfg.attributes["connection"] = sync_conn
+        (command.downgrade if down else command.upgrade)(cfg, target)
+
+    def columns(sync_conn) -> set[str]:
+        return {c["name"] for c in inspect(sync_conn).get_columns("feedback_attachments")}
+
+    async with db_engine.begin() as conn:
+        assert "sha256" in await conn.run_sync(columns)
+        await conn.run_sync(run, "0006", True)
+        assert "sha256" not in await conn.run_sync(columns) and "file_id" in await conn.run_sync(columns)
+        await conn.run_sync(run, "head", False)
+        assert "sha256" in await conn.run_sync(columns)
