@@ -21,6 +21,7 @@ from core.channel import Channel
 from core.content import ContentPack
 from core.content.loader import load_pack
 from core.context import PackHolder, Services
+from core.files import store_from_env
 from core.feature import Feature, Host
 from core.delivery import DeliveryPolicy
 from core.inbox import Inbox, new_process_id
@@ -76,6 +77,10 @@ async def build_bot(settings: Settings, *, pack: ContentPack | None = None, migr
     bot = Bot(settings=settings, engine=engine, services=services, core=core, env=settings.extra, senders=senders,
               policies=policies)
     services.extra["senders"] = bot.senders
+    # Files citizens send are kept by the bot (core.files): CCHC_FILES_DIR, default data/files; each
+    # receiving channel registers how to download its attachments in "downloaders" (channel -> callable).
+    services.extra["files"] = store_from_env(settings.extra)
+    services.extra["downloaders"] = {}
     if settings.content_reload_seconds > 0:
         from core.content.watch import watch_pack
 
@@ -115,6 +120,7 @@ def add_telegram(bot: Bot) -> None:
     )
     bot.channels.append(channel)
     bot.senders[channel.channel] = channel
+    bot.services.extra["downloaders"][channel.channel] = channel.download  # attachments into the file store
     bot.web_routes.append(channel.register_routes)
 
 

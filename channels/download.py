@@ -3,13 +3,9 @@ from __future__ import annotations
 
 import aiohttp
 
-from core.channel import PermanentError, TransientError, retry_call
+from core.channel import FileTooLarge, PermanentError, TransientError, retry_call
 
-__all__ = ["FileTooLarge", "fetch_bytes"]
-
-
-class FileTooLarge(PermanentError):
-    """The file is larger than the configured limit (nothing was kept)."""
+__all__ = ["FileTooLarge", "fetch_bytes"]  # FileTooLarge lives in core.channel (features catch it)
 
 
 async def fetch_bytes(

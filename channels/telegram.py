@@ -549,6 +549,42 @@ class TelegramChannel:
 
     # -- sending -----------------------------------------------------------------------------------
 
+    # -- files (core.channel.Downloader) -------------------------------------------------------------
+
+    download_max_bytes = 20 * 1024 * 1024  # the Bot API serves bots files up to 20 MB
+    download_timeout = 60.0  # seconds for getFile + the transfer, per attempt
+
+    async def download(self, attachment: Attachment) -> bytes:
+        """The bytes of a file a user sent (``attachment.file_id`` is Telegram's file id): getFile, then the
+        file into memory. Raises ``FileTooLarge`` over ``download_max_bytes`` (declared or actual),
+        PermanentError (unknown/expired id), TransientError (network, timeouts; retried with backoff)."""
+        from core.channel import FileTooLarge
+
+        limit = self.download_max_bytes
+        if not attachment.file_id:
+            raise PermanentError("attachment has no file id")
+        if attachment.size and attachment.size > limit:
+            raise FileTooLarge(f"file of {attachment.size} bytes exceeds {limit}")
+
+        async def attempt() -> bytes:
+            try:
+                async with asyncio.timeout(self.download_timeout):
+                    file = await self._app.bot.get_file(attachment.file_id)
+                    if file.file_size and file.file_size > limit:
+                        raise FileTooLarge(f"file of {file.file_size} bytes exceeds {limit}")
+                    data = await file.download_as_bytearray(read_timeout=self.download_timeout)
+            except TimeoutError:
+                raise TransientError("file download timed out") from None
+            except TelegramError as exc:
+                if "too big" in str(exc).lower():
+                    raise FileTooLarge("Telegram: file is too big") from None
+                raise _translate(exc) from None
+            if len(data) > limit:
+                raise FileTooLarge(f"file exceeds {limit} bytes")
+            return bytes(data)
+
+        return await retry_call(attempt, **{**self._retry, "max_attempts": 3})  # type: ignore[arg-type]
+
     async def send(
         self, user_id: str, replies: Sequence[Reply], *, retry: bool = True, paid_broadcast: bool = False,
         reply_to: str = "",

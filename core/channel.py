@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
 
 from core.render import escape
-from core.types import Button, ButtonKind, Incoming, Reply
+from core.types import Attachment, Button, ButtonKind, Incoming, Reply
 
 if TYPE_CHECKING:  # pragma: no cover
     from aiohttp import web
@@ -30,6 +30,8 @@ __all__ = [
     "Submit",
     "Channel",
     "DeliveryError",
+    "Downloader",
+    "FileTooLarge",
     "PermanentError",
     "RateLimited",
     "Sender",
@@ -74,6 +76,10 @@ class TransientError(DeliveryError):
 
 class PermanentError(DeliveryError):
     """The request itself is wrong (bad markup, too long, invalid button...): retrying cannot help."""
+
+
+class FileTooLarge(PermanentError):
+    """An attachment is larger than the adapter's download limit (nothing was kept)."""
 
 
 class TokenInvalid(PermanentError):
@@ -165,6 +171,16 @@ class Channel(Sender, Protocol):
     async def stop(self) -> None: ...
 
     def register_routes(self, app: web.Application) -> None: ...
+
+
+@runtime_checkable
+class Downloader(Protocol):
+    """A channel that can fetch the bytes of an attachment a user sent (``Attachment.file_id`` is the
+    platform's reference: a Telegram file id, a Zalo/Messenger URL). Raises :class:`FileTooLarge` over the
+    adapter's size cap, :class:`PermanentError` (expired link, unknown id) or :class:`TransientError`
+    (network, after bounded retries). Features find it with ``core.files.downloader_for``."""
+
+    async def download(self, attachment: Attachment) -> bytes: ...
 
 
 async def retry_call(

@@ -1,7 +1,10 @@
 """Shared fixtures: databases (SQLite and PostgreSQL), the shipped content pack, a whole Bot."""
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -67,8 +70,14 @@ def pack() -> ContentPack:
     return _pack_cache["pack"]
 
 
+# Files citizens send (core.files) go to a temporary folder, never into the working tree.
+FILES_DIR = Path(tempfile.mkdtemp(prefix="cchc-test-files-"))
+atexit.register(shutil.rmtree, FILES_DIR, True)
+
+
 def make_settings(**overrides: object) -> Settings:
-    base = dict(database_url="sqlite+aiosqlite:///:memory:", content_dir=CONTENT)
+    base = dict(database_url="sqlite+aiosqlite:///:memory:", content_dir=CONTENT,
+                extra={"CCHC_FILES_DIR": str(FILES_DIR)})
     base.update(overrides)
     return Settings(**base)  # type: ignore[arg-type]
 

@@ -7,7 +7,7 @@ import re
 
 from tests.fakes.messenger_api import SentMessage
 from tests.fakes.messenger_harness import messenger_harness
-from tests.feedback.conftest import payload_has, receiving_supervisor
+from tests.feedback.conftest import JPEG, payload_has, receiving_supervisor
 
 USER = "7001000000000001"
 CODE = re.compile(r"\b([2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4})\b")
@@ -76,7 +76,7 @@ async def test_feedback_on_messenger_with_the_officials_answer_pushed(bot_sqlite
         await h.press(USER, _payload(msgs, ":m:"))
         msgs = await h.say(USER, "Cán bộ <b>một cửa</b> gây khó khăn & đòi thêm giấy tờ.")
         assert "Bước 4/5" in _text(msgs)
-        msgs = await h.send_photo(USER)
+        msgs = await h.send_photo(USER, h.api.add_file("anh.jpg", JPEG))  # downloaded into the file store
         assert "1/5" in _text(msgs)
         msgs = await h.press(USER, _payload(msgs, ":a:done"))
         assert {"content_type": "user_phone_number"} in [q for m in msgs for q in m.quick_replies]
@@ -87,6 +87,8 @@ async def test_feedback_on_messenger_with_the_officials_answer_pushed(bot_sqlite
         service = bot.services.extra["feedback"]
         page = await service.list_queue(receiving_supervisor(pack))
         assert [i.code for i in page.items] == [code]
+        [kept] = (await service.get_report(receiving_supervisor(pack), page.items[0].id)).attachments
+        assert kept.mime_type == "image/jpeg" and kept.size == len(JPEG) and kept.stored
         before = len(h.api.sent_to(USER))
         await service.resolve(receiving_supervisor(pack), page.items[0].id, "Đã chấn chỉnh bộ phận một cửa.")
         pushed = h.api.sent_to(USER)[before:]

@@ -39,6 +39,7 @@ from core.channel import (
     Blocked,
     Capabilities,
     DeliveryError,
+    FileTooLarge,
     OutsideWindow,
     PermanentError,
     RateLimited,
@@ -632,13 +633,13 @@ class MessengerChannel:
                         if resp.status != 200:
                             raise PermanentError(f"attachment download: HTTP {resp.status}")
                         if resp.content_length is not None and resp.content_length > limit:
-                            raise PermanentError(f"attachment larger than {limit} bytes")
+                            raise FileTooLarge(f"attachment larger than {limit} bytes")
                         chunks: list[bytes] = []
                         size = 0
                         async for chunk in resp.content.iter_chunked(64 * 1024):
                             size += len(chunk)
                             if size > limit:
-                                raise PermanentError(f"attachment larger than {limit} bytes")
+                                raise FileTooLarge(f"attachment larger than {limit} bytes")
                             chunks.append(chunk)
                         return b"".join(chunks)
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:

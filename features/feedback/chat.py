@@ -20,6 +20,7 @@ import secrets
 from typing import Any
 
 from features.feedback import codes
+from features.feedback.attachments import Intake, chat_name, intake
 from features.feedback.config import settings_of
 from features.feedback.places import index_for
 from features.feedback.routing import suggest_categories
@@ -44,7 +45,6 @@ CANCEL_PHRASES = (
 )
 # A tracking code attempt: one short "word" (with at most a dash or space inside), not a sentence.
 _CODE_ATTEMPT = re.compile(r"^[\w-]{1,6}[\s-]?[\w-]{0,8}$")
-ACCEPTED_KINDS = {"photo", "document", "video", "audio", "voice", "animation", "other"}
 STEPS = ("category", "commune", "description", "attachments", "phone")
 LABEL_MAX = 60
 _DRAFT_RE = re.compile(r"^[0-9a-f]{12}$")
@@ -251,21 +251,37 @@ def normalize_phone(text: str, *, own_contact: bool = False) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-async def _store_attachments(ctx: Context, data: dict[str, Any]) -> tuple[int, bool, bool]:
-    """Save the message's attachments to the draft: (count now, any refused for the limit, any bad kind)."""
-    service = _service(ctx)
-    full = bad = False
-    count = int(data.get("n", 0))
-    for att in ctx.incoming.attachments:
-        if att.kind not in ACCEPTED_KINDS or not att.file_id:
-            bad = True
-            continue
-        n = await service.add_draft_attachment(ctx.user.id, data["d"], ctx.incoming.channel, att)
-        if n is None:
-            full = True
-        else:
-            count = n
-    return count, full, bad
+async def _store_attachments(ctx: Context, data: dict[str, Any]) -> Intake:
+    """Download the message's attachments into the file store and add them to the draft (see attachments.py)."""
+    result = await intake(_service(ctx), _settings(ctx), ctx.user.id, data["d"], ctx.incoming.channel,
+                          ctx.incoming.attachments)
+    data["n"] = result.count
+    return result
+
+
+def _failed_text(ctx: Context, result: Intake, step: str) -> str:
+    """Which attachments of the message could not be saved, and why (empty when all were saved)."""
+    if not result.failed:
+        return ""
+    s = _settings(ctx)
+    failed = [{"name": chat_name(f.name), "kind": f.kind, "reason": f.reason} for f in result.failed]
+    return ctx.text("feedback/attachment_failed", failed=failed, count=result.count, max=s.max_attachments,
+                    max_mb=s.attachment_max_mb, step=step)
+
+
+async def _take_description(ctx: Context, data: dict[str, Any], text: str) -> list[Reply]:
+    s = _settings(ctx)
+    d = data["d"]
+    if not text:
+        return [Reply(text=ctx.text("feedback/hint", step="description"), buttons=[_cancel_row(ctx, d)])]
+    if letter_count(text) < s.description_min:  # letters, so 16 "😡" are not a description
+        return [Reply(text=ctx.text("feedback/description_short", length=letter_count(text), min=s.description_min),
+                      buttons=[_cancel_row(ctx, d)])]
+    if len(text) > s.description_max:
+        return [Reply(text=ctx.text("feedback/description_long", length=len(text), max=s.description_max),
+                      buttons=[_cancel_row(ctx, d)])]
+    data["desc"] = text
+    return await _advance(ctx, data, "description")
 
 
 async def in_flow(ctx: Context) -> list[Reply]:
@@ -304,34 +320,33 @@ async def in_flow(ctx: Context) -> list[Reply]:
         return [Reply(text=ctx.text("feedback/commune_matches"), buttons=[*rows, unknown, _cancel_row(ctx, d)])]
 
     if step == "description":
+        note = ""  # attachments sent with the description that could not be saved
         if ctx.incoming.attachments:
-            count, _full, _bad = await _store_attachments(ctx, data)
-            data["n"] = count
+            result = await _store_attachments(ctx, data)
             await _save(ctx, "description", data)
+            note = _failed_text(ctx, result, step)
             if not text:
-                return [Reply(text=ctx.text("feedback/attachment_saved", count=count, max=s.max_attachments) + "\n\n"
-                            + ctx.text("feedback/hint", step="description"), buttons=[_cancel_row(ctx, d)])]
-        if not text:
-            return [Reply(text=ctx.text("feedback/hint", step="description"), buttons=[_cancel_row(ctx, d)])]
-        if letter_count(text) < s.description_min:
-            return [Reply(text=ctx.text("feedback/description_short", length=letter_count(text), min=s.description_min),
-                          buttons=[_cancel_row(ctx, d)])]
-        if len(text) > s.description_max:
-            return [Reply(text=ctx.text("feedback/description_long", length=len(text), max=s.description_max),
-                          buttons=[_cancel_row(ctx, d)])]
-        data["desc"] = text
-        return await _advance(ctx, data, "description")
+                said = note or ctx.text("feedback/attachment_saved", count=result.count, max=s.max_attachments)
+                return [Reply(text=said + "\n\n" + ctx.text("feedback/hint", step="description"),
+                              buttons=[_cancel_row(ctx, d)])]
+        replies = await _take_description(ctx, data, text)
+        if note:
+            replies[0].text = note + "\n\n" + replies[0].text
+        return replies
 
     if step == "attachments":
         if ctx.incoming.attachments:
-            count, full, bad = await _store_attachments(ctx, data)
-            data["n"] = count
+            result = await _store_attachments(ctx, data)
+            count, full, bad = result.count, result.full, result.bad
             if text and len(data.get("desc", "")) + len(text) + 1 <= s.description_max:
                 data["desc"] = (data.get("desc", "") + "\n" + text).strip()  # a caption is part of the report
             await _save(ctx, "attachments", data)
             template = "feedback/attachments_full" if full else ("feedback/attachment_kind" if bad and not count else
                                                                  "feedback/attachment_saved")
-            return [Reply(text=ctx.text(template, count=count, max=s.max_attachments),
+            said = _failed_text(ctx, result, step)
+            if not said or full:
+                said = "\n\n".join(filter(None, [said, ctx.text(template, count=count, max=s.max_attachments)]))
+            return [Reply(text=said,
                           buttons=[[_btn(ctx, "fb.done", d, "a:done")], _cancel_row(ctx, d)])]
         verb, key = ("a:done", "fb.done") if data.get("n") else ("a:skip", "fb.skip")
         return [Reply(text=ctx.text("feedback/hint", step="attachments"),

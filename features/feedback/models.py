@@ -7,7 +7,9 @@ Why this shape:
   so a double press (or two workers racing) creates exactly one report.
 * Attachments are rows of their own, inserted one per message while the report is still a draft (keyed by
   user and draft id), so photos sent as an album (several concurrent updates) are never lost to a
-  read-modify-write race on the dialogue state. Only file ids and metadata are kept, never the bytes.
+  read-modify-write race on the dialogue state. The bytes are downloaded at intake into the bot's file
+  store (`core.files`, key = SHA-256); the row keeps that hash, the size and the type found in the bytes, the
+  cleaned original name, and the platform id only as a reference (rows without a hash predate 0007).
 * `feedback_events` is the report's history (what the citizen sees when `public`, plus internal notes);
   `feedback_audit` is who viewed or changed what (officials' accountability); `feedback_outbox` holds every
   message owed to a citizen until the channel accepted it, so a failed send is retried, never lost.
@@ -96,12 +98,13 @@ class Report(Base):
 
 
 class Attachment(Base):
-    """A photo or document the citizen sent: the platform's file id and metadata, never the bytes."""
+    """A photo or document the citizen sent, kept in the file store under `sha256` (see module docstring)."""
 
     __tablename__ = "feedback_attachments"
     __table_args__ = (
         Index("ix_feedback_attachments_report", "report_id", "id"),
         Index("ix_feedback_attachments_draft", "user_id", "draft_id"),
+        Index("ix_feedback_attachments_sha256", "sha256"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -111,10 +114,11 @@ class Attachment(Base):
     draft_id: Mapped[str] = mapped_column(String(32), default="")
     channel: Mapped[str] = mapped_column(String(32))
     kind: Mapped[str] = mapped_column(String(16))  # photo, document, video, audio, other
-    file_id: Mapped[str] = mapped_column(String(512))
-    file_name: Mapped[str] = mapped_column(String(256), default="")
-    mime_type: Mapped[str] = mapped_column(String(128), default="")
-    size: Mapped[int] = mapped_column(BigId, default=0)
+    file_id: Mapped[str] = mapped_column(String(512))  # the platform's reference (not needed to serve the file)
+    file_name: Mapped[str] = mapped_column(String(256), default="")  # the citizen's name for it, cleaned
+    mime_type: Mapped[str] = mapped_column(String(128), default="")  # detected from the bytes (since 0007)
+    size: Mapped[int] = mapped_column(BigId, default=0)  # bytes stored (since 0007)
+    sha256: Mapped[str | None] = mapped_column(String(64), default=None)  # file store key; None before 0007
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

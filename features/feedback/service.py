@@ -172,6 +172,18 @@ class AttachmentView:
     mime_type: str
     size: int
     created_at: dt.datetime
+    sha256: str = ""  # the file store key; empty for attachments kept before the bot stored files (0007)
+
+    @property
+    def stored(self) -> bool:
+        return bool(self.sha256)
+
+    @property
+    def inline(self) -> bool:
+        """An image the dashboard may show inline (detected type, not the citizen's file name)."""
+        from features.feedback.attachments import INLINE_TYPES
+
+        return self.stored and self.mime_type in INLINE_TYPES
 
 
 @dataclass(frozen=True)
@@ -393,29 +405,6 @@ class FeedbackService:
         return report.status in OPEN_STATUSES and report.deadline_at < (now or self.now())
 
     # --- citizen side -------------------------------------------------------------------------------
-    async def add_draft_attachment(self, user_id: int, draft_id: str, channel: str, attachment: Any) -> int | None:
-        """Store one attachment of a draft; returns the draft's attachment count, or None when the pack's
-        maximum is already reached (the attachment is not stored)."""
-        limit = self.settings.max_attachments
-        file_id = attachment.file_id[:512]
-        async with self.sessions.begin() as s:
-            count, same = (await s.execute(  # one round trip: the draft's count and "already have this file"
-                select(func.count(), func.count(case((Attachment.file_id == file_id, 1))))
-                .select_from(Attachment)
-                .where(Attachment.user_id == user_id, Attachment.draft_id == draft_id, Attachment.report_id.is_(None))
-            )).one()
-            count = int(count)
-            if same:  # the same message delivered or re-sent twice: keep one copy
-                return count
-            if count >= limit:
-                return None
-            s.add(Attachment(
-                user_id=user_id, draft_id=draft_id, channel=channel, kind=(attachment.kind or "other")[:16],
-                file_id=file_id, file_name=(attachment.file_name or "")[:256],
-                mime_type=(attachment.mime_type or "")[:128], size=int(attachment.size or 0), created_at=self.now(),
-            ))
-            return count + 1
-
     async def _draft_count(self, s: Any, user_id: int, draft_id: str) -> int:
         return int((await s.execute(
             select(func.count()).select_from(Attachment)
@@ -714,7 +703,7 @@ class FeedbackService:
             duplicate_of_code=duplicate_code, reopen_count=report.reopen_count, rating=report.rating,
             rating_comment=report.rating_comment,
             attachments=[AttachmentView(a.id, a.channel, a.kind, a.file_id, a.file_name, a.mime_type, a.size,
-                                        a.created_at) for a in attachments],
+                                        a.created_at, a.sha256 or "") for a in attachments],
             events=[self._event_view(e) for e in events],
             audit=[AuditView(a.id, a.created_at, a.actor_id, a.actor_name, a.actor_agency, a.actor_role, a.action,
                              dict(a.details or {})) for a in reversed(list(audit))],

@@ -36,7 +36,7 @@ ACTION_LABELS = {
     "accept": "Nhận xử lý", "start": "Bắt đầu xử lý", "reassign": "Chuyển đơn vị", "reply": "Trả lời người dân",
     "note": "Ghi chú nội bộ", "resolve": "Đã giải quyết", "close": "Đóng", "reject": "Từ chối",
     "duplicate": "Đánh dấu trùng", "view": "Xem", "submit": "Gửi phản ánh", "denied": "Bị từ chối (không có quyền)",
-    "export": "Xuất CSV",
+    "export": "Xuất CSV", "download": "Tải tệp đính kèm",
 }
 EVENT_LABELS = {
     "submitted": "Người dân gửi phản ánh", "accepted": "Nhận xử lý", "in_progress": "Đang xử lý",
