@@ -20,16 +20,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
+from core import delivery as core_delivery
+from core.delivery import MessageKind
+
 __all__ = ["Action", "Decision", "MessageKind", "STANDARD_WINDOW", "TAG_RULES", "TagRule", "decide"]
 
 STANDARD_WINDOW = timedelta(hours=24)
-
-
-class MessageKind(str, Enum):
-    REPLY = "reply"  # the bot's answer in a conversation turn
-    OFFICIAL_ANSWER = "official_answer"  # an official answered the citizen's report/question
-    STATUS_CHANGE = "status_change"  # the citizen's report changed status (automatic notice)
-    BULLETIN = "bulletin"  # a bulletin issue sent to subscribers
 
 
 class Action(str, Enum):
@@ -116,3 +112,16 @@ def decide(last_inbound: datetime | None, now: datetime, kind: MessageKind | str
             f"{since}; thẻ {tag} chỉ dùng được trong {_hours(rule.max_age)} sau tin nhắn cuối, "
             "tin sẽ được gửi khi người dân nhắn lại."))
     return Decision(Action.SEND_WITH_TAG, tag=tag, reason=f"{since}; gửi kèm thẻ {tag}.")
+
+
+@dataclass(frozen=True, slots=True)
+class MessengerPolicy:
+    """:func:`decide` as the core's delivery policy (``core.delivery.DeliveryPolicy``) for the outbox."""
+
+    update_tag: str = ""
+
+    def decide(self, kind: core_delivery.MessageKind, reach: core_delivery.Reach, now: datetime) -> core_delivery.Verdict:
+        d = decide(reach.last_inbound, now, kind, self.update_tag)
+        if d.action == Action.DEFER:
+            return core_delivery.Verdict(core_delivery.Action.DEFER, reason=d.reason)
+        return core_delivery.Verdict(core_delivery.Action.SEND, tag=d.tag, reason=d.reason)
