@@ -79,7 +79,7 @@ async def test_the_right_official_sees_thumbnails_views_images_and_downloads_fil
     assert [a.details for a in detail.audit if a.action == "download"] == [{"attachment": pdf}]
 
 
-async def test_another_agencys_officer_and_anonymous_get_403_logged_without_personal_data(bot, caplog) -> None:
+async def test_another_agencys_officer_gets_not_found_and_anonymous_403_logged_without_personal_data(bot, caplog) -> None:
     caplog.set_level(logging.INFO, logger="features")
     report_id, (photo, pdf) = await _report_with_files(bot)
     official = await add_official(bot, "kt.officer", "so-khcn", "officer")
@@ -89,10 +89,12 @@ async def test_another_agencys_officer_and_anonymous_get_403_logged_without_pers
             anonymous = await client.get(path, allow_redirects=False)
             assert anonymous.status == 403 and await anonymous.read() not in (JPEG, PDF)
         await login(client, "kt.officer")
+        missing = await client.get("/dashboard/reports/99999999/files/1")  # no such report
         for path in (f"{base}/{photo}/view", f"{base}/{pdf}"):
             refused = await client.get(path)
-            assert refused.status == 403
-            assert JPEG not in await refused.read()
+            # issue 9: out of the official's scope reads exactly like "does not exist" (no probing)
+            assert refused.status == missing.status == 404
+            assert await refused.read() == await missing.read()
     logged = [r.getMessage() for r in caplog.records if r.name.startswith("features.feedback")]
     assert sum(f"official {official} refused an attachment of report {report_id}" in m for m in logged) == 2
     assert sum(f"anonymous request refused for an attachment of report {report_id}" in m for m in logged) == 2
