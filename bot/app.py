@@ -27,7 +27,7 @@ from core.delivery import DeliveryPolicy
 from core.inbox import Inbox, new_process_id
 from core.outbox import Outbox
 from core.pacing import Pacers
-from core.storage.db import make_engine, max_concurrent_turns, session_factory
+from core.storage.db import max_concurrent_turns, session_factory
 from core.storage.repos import Store
 from core.turns import Core
 from core.web import create_web_app
@@ -59,7 +59,7 @@ class Bot(Host):
 async def build_bot(settings: Settings, *, pack: ContentPack | None = None, migrate: bool = True,
                     engine: AsyncEngine | None = None, features: tuple[Feature, ...] = FEATURES) -> Bot:
     pack = pack or load_pack(settings.content_dir, pack_spec(features))
-    engine = engine or make_engine(settings.database_url, pool=settings.db_pool)
+    engine = engine or settings.make_engine()
     if migrate:
         await upgrade(engine)
     store = Store(session_factory(engine))

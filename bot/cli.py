@@ -127,13 +127,12 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    from core.storage.db import make_engine
     from bot.database import upgrade
 
     settings = settings_or_exit()
 
     async def main() -> None:
-        engine = make_engine(settings.database_url)
+        engine = settings.make_engine()
         try:
             await upgrade(engine)
         finally:

@@ -29,6 +29,7 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
+    database_schema: str = ""  # PostgreSQL: the schema (search_path) the bot's tables live in; "" = default
     content_dir: Path = Path("content")
     telegram_token: str | None = None
     telegram_api_base_url: str = DEFAULT_TELEGRAM_API
@@ -44,6 +45,13 @@ class Settings:
     db_max_overflow: int = 20  # extra connections opened under load (closed when idle)
     db_pool_timeout: float = 30.0  # seconds a transaction may wait for a connection
     extra: Mapping[str, str] = field(default_factory=dict)
+
+    def make_engine(self, **kwargs: Any) -> Any:
+        """The database engine these settings name (pool and schema included)."""
+        from core.storage.db import make_engine
+
+        kwargs.setdefault("pool", self.db_pool)
+        return make_engine(self.database_url, schema=self.database_schema or None, **kwargs)
 
     @property
     def db_pool(self) -> PoolSettings:
@@ -92,6 +100,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         return value or None
 
     database_url = get("CCHC_DATABASE_URL") or DEFAULT_DATABASE_URL
+    schema = get("CCHC_DATABASE_SCHEMA") or ""
+    if schema and (not database_url.startswith("postgresql") or not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", schema)):
+        raise ConfigError("CCHC_DATABASE_SCHEMA: a PostgreSQL schema name (a-z, 0-9, _), only with PostgreSQL")
     if not database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
         raise ConfigError(
             "CCHC_DATABASE_URL: use sqlite+aiosqlite:///path.db or postgresql+asyncpg://user@host/db, "
@@ -155,6 +166,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 
     return Settings(
         database_url=database_url,
+        database_schema=schema,
         db_pool_size=pool_size,
         db_max_overflow=max_overflow,
         db_pool_timeout=pool_timeout,

@@ -33,13 +33,13 @@ def _read_password(args: argparse.Namespace, *, confirm: bool = True) -> str:
 
 
 def _run(cli: CliHost, work) -> int:
-    from core.storage.db import make_engine, session_factory
+    from core.storage.db import session_factory
     from dashboard.accounts import AccountError, Accounts
 
     settings = cli.settings()
 
     async def main() -> int:
-        engine = make_engine(settings.database_url)
+        engine = settings.make_engine()
         try:
             await cli.upgrade(engine)
             return await work(Accounts(session_factory(engine)))

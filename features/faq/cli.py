@@ -36,13 +36,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_unanswered(args: argparse.Namespace) -> int:
-    from core.storage.db import make_engine, session_factory
+    from core.storage.db import session_factory
     from core.storage.repos import Store
 
     settings = args.cli.settings()
 
     async def main() -> list[tuple[str, int]]:
-        engine = make_engine(settings.database_url)
+        engine = settings.make_engine()
         try:
             return await Store(session_factory(engine)).unanswered(limit=args.limit)
         finally:
