@@ -132,7 +132,7 @@ async def test_keyboard_only(sqlite_engine, pack, tmp_path):
         # Shift+Tab walks back through every button and link of the conversation to the close button,
         # each with a visible focus ring (the panel is not modal: Tab from "Gửi" goes on to the page)
         reached: list[dict] = []
-        for _ in range(expected + 8):
+        for _ in range(200):  # bounded; the close button ends the walk
             await page.keyboard.press("Shift+Tab")
             now = await focused()
             reached.append(now)
@@ -141,7 +141,7 @@ async def test_keyboard_only(sqlite_engine, pack, tmp_path):
                 break
         classes = [r["cls"] for r in reached]
         assert classes[0] == "wc-attach" and classes[-2:] == ["wc-log", "wc-close"]
-        assert len(classes) - 3 == expected  # every button and link in between
+        assert len(classes) - 3 == await buttons.count()  # every button and link in between
 
         # a menu button pressed with the keyboard: the first button of the conversation
         await page.keyboard.press("Tab")  # the conversation log (scrollable with the arrow keys)
