@@ -343,8 +343,13 @@ class BulletinStore:
                 .values(status=CANCELLED, finished_at=utcnow(), updated_at=utcnow()))
             if result.rowcount != 1:
                 return False
-            await session.execute(update(D).where(D.c.bulletin_id == bulletin_id, D.c.status == PENDING)
+            await session.execute(update(D).where(D.c.bulletin_id == bulletin_id,
+                                                  D.c.status.in_((PENDING, DEFERRED, QUEUED)))
                                   .values(status=SKIPPED, last_error="cancelled"))
+            # issues waiting in the outbox for subscribers' next message are not sent any more
+            await session.execute(update(OutboxMessage).where(
+                OutboxMessage.ref == f"bulletin:{bulletin_id}", OutboxMessage.status.in_(("deferred", "pending")))
+                .values(status="failed", reason="Bản tin đã bị hủy."))
             return True
 
     async def progress(self, bulletin_id: int) -> Progress | None:
