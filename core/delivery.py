@@ -10,6 +10,8 @@ Send API docs. Each adapter declares its policy (``Channel.policy``); the outbox
 from __future__ import annotations
 
 import datetime as dt
+import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
@@ -75,3 +77,38 @@ def hours_since(reach: Reach, now: dt.datetime) -> str:
         return ""
     hours = max(0, int((now - reach.last_inbound).total_seconds() // 3600))
     return f"{hours} giờ" if hours < 72 else f"{hours // 24} ngày"
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """The one retry rule of the outbound pipeline (the outbox and the bulletin engine): after failed
+    attempt ``n`` of a temporary failure wait ``waits[n-1]`` seconds (randomised down to ``1 - jitter``
+    of it, so a burst of failures does not come back as one burst), at least the platform's
+    ``retry_after``; after ``len(waits) + 1`` attempts give up. Blocks and rejections are never retried
+    (the callers decide that from the error type)."""
+
+    waits: tuple[float, ...] = (60.0, 300.0, 900.0, 3600.0, 14400.0)
+    jitter: float = 0.0
+
+    @classmethod
+    def exponential(cls, base: float, cap: float, attempts: int, jitter: float = 0.5) -> RetryPolicy:
+        """``attempts`` tries in all, waiting ``base * 2**(n-1)`` (at most ``cap``) seconds between them."""
+        return cls(tuple(min(cap, base * 2 ** i) for i in range(max(0, attempts - 1))), jitter)
+
+    @classmethod
+    def minutes(cls, waits: Sequence[float], jitter: float = 0.0) -> RetryPolicy:
+        return cls(tuple(60.0 * m for m in waits), jitter)
+
+    @property
+    def max_attempts(self) -> int:
+        return len(self.waits) + 1
+
+    def next_wait(self, attempt: int, retry_after: float | None = None, *,
+                  rand: random.Random | None = None) -> float | None:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based); None: give up."""
+        if attempt < 1 or attempt > len(self.waits):
+            return None
+        wait = self.waits[attempt - 1]
+        if self.jitter:
+            wait *= 1.0 - self.jitter * (rand or random).random()
+        return max(wait, retry_after or 0.0)

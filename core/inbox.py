@@ -52,6 +52,28 @@ def new_process_id() -> str:
     return f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+async def beat(sessions: async_sessionmaker[AsyncSession], process_id: str, now: dt.datetime) -> None:
+    """One heartbeat of ``process_id`` in ``processes`` (the inbox's runner and the bulletin engine beat
+    the same row when they share a process: one heartbeat mechanism for every claim)."""
+    async with sessions.begin() as session:
+        await session.execute(insert_for(session, Process.__table__)
+                              .values(id=process_id, started_at=now, heartbeat_at=now)
+                              .on_conflict_do_update(index_elements=["id"], set_={"heartbeat_at": now}))
+
+
+def live_process_ids(cutoff: dt.datetime) -> Any:
+    """SELECT of the ids of processes that beat since ``cutoff`` (for ``NOT IN`` claim checks)."""
+    return select(Process.id).where(Process.heartbeat_at >= cutoff)
+
+
+async def live_processes(sessions: async_sessionmaker[AsyncSession], cutoff: dt.datetime) -> int:
+    """How many processes beat since ``cutoff`` (at least 1: the caller is one): they split each
+    channel's cap (``core.pacing.Pacers.set_share``)."""
+    async with sessions() as session:
+        return max(1, int(await session.scalar(select(func.count()).select_from(Process)
+                                               .where(Process.heartbeat_at >= cutoff)) or 0))
+
+
 class Inbox:
     def __init__(
         self,
@@ -170,8 +192,7 @@ class Inbox:
 
     # -- claims -----------------------------------------------------------------------------------------
     def _live_ids(self) -> Any:
-        cutoff = self.clock() - dt.timedelta(seconds=self.dead_after)
-        return select(Process.id).where(Process.heartbeat_at >= cutoff)
+        return live_process_ids(self.clock() - dt.timedelta(seconds=self.dead_after))
 
     async def _claim(self, limit: int) -> list[tuple[int, dict[str, Any], int]]:
         older = aliased(InboxEvent)
@@ -240,11 +261,7 @@ class Inbox:
 
     # -- processes ----------------------------------------------------------------------------------------
     async def heartbeat(self) -> None:
-        now = self.clock()
-        async with self.sessions.begin() as session:
-            await session.execute(insert_for(session, Process.__table__)
-                                  .values(id=self.process_id, started_at=now, heartbeat_at=now)
-                                  .on_conflict_do_update(index_elements=["id"], set_={"heartbeat_at": now}))
+        await beat(self.sessions, self.process_id, self.clock())
 
     async def _heartbeats(self) -> None:
         while True:

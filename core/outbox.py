@@ -7,8 +7,12 @@
   (:mod:`core.delivery`) decides: send now, **defer** (the row waits as ``deferred`` with the reason and
   goes first when the person next writes: :meth:`Outbox.release_deferred`), or **cannot** (``failed``
   with the reason). Officials see each message's state on the report page (:meth:`Outbox.states`).
-* One retry policy for all: a temporary failure (network, 5xx, rate limit) is tried again after
-  ``retry_minutes`` (``retry_after`` honoured when longer); a block or a rejected request is final.
+* One retry policy for all (:class:`core.delivery.RetryPolicy`, also the bulletin engine's): a temporary
+  failure (network, 5xx, rate limit) is tried again after ``retry_minutes`` (``retry_after`` honoured
+  when longer); a block or a rejected request is final.
+* A feature that owns messages (``ref`` = ``<feature>:...``) may follow their end: ``on_finish[feature]``
+  is called in the transaction that marks a row sent, deferred or failed (the bulletin marks its
+  delivery row sent when the deferred issue finally goes out).
 * Rows are claimed with compare-and-set UPDATEs by a live process (heartbeats in ``processes``, see
   core/inbox.py); a row held by a stopped process is taken over by another.
 * Pacing: a channel's sends wait for its pacer (:mod:`core.pacing`), shared with the bulletin engine in
@@ -16,6 +20,7 @@
 """
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -27,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.channel import Blocked, DeliveryError, OutsideWindow, PermanentError, QuotaExceeded, RateLimited, Sender
 from core.codec import reply_from_dict, reply_to_dict
-from core.delivery import ALWAYS, Action, DeliveryPolicy, MessageKind, Reach
+from core.delivery import ALWAYS, Action, DeliveryPolicy, MessageKind, Reach, RetryPolicy
 from core.pacing import Pacers
 from core.storage.models import InboxEvent, OutboxMessage, Process, User, utcnow
 from core.types import Reply
@@ -42,6 +47,8 @@ STATE_LABELS = {  # what officials read on the report page
     "failed": "không gửi được",
 }
 BlockedFn = Callable[[str, str], Awaitable[None]]
+# (session, row, new status, reason): called inside the transaction that finishes the row
+FinishHook = Callable[[AsyncSession, OutboxMessage, str, str], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,12 +75,13 @@ class Outbox:
         pacers: Pacers | None = None,
         on_blocked: BlockedFn | None = None,
         retry_minutes: Sequence[float] = (1, 5, 15, 60, 240),
+        retry: RetryPolicy | None = None,
         dead_after: float = 10.0,
         clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
         """``senders`` and ``policies``: channel name -> Sender / DeliveryPolicy (read at send time; a
         channel without a policy may always be written to); ``retry_minutes``: waits between attempts of a
-        temporary failure, after the last the message is ``failed``."""
+        temporary failure, after the last the message is ``failed`` (``retry`` replaces them)."""
         self.sessions = sessions
         self.senders = senders
         self.process_id = process_id
@@ -81,20 +89,23 @@ class Outbox:
         self.pacers = pacers or Pacers()
         self.on_blocked = on_blocked
         self.retry_minutes = tuple(retry_minutes)
+        self.retry = retry or RetryPolicy.minutes(self.retry_minutes)
+        self.on_finish: dict[str, FinishHook] = {}  # ref prefix ("bulletin") -> hook
         self.dead_after = dead_after
         self.clock = clock
 
     # -- writing ----------------------------------------------------------------------------------------
     async def enqueue(self, session: AsyncSession, *, channel: str, external_id: str, replies: Sequence[Reply],
                       kind: MessageKind = MessageKind.STATUS_CHANGE, ref: str = "", reply_to: str = "",
-                      claim: bool = False) -> int:
+                      claim: bool = False, defer: str = "") -> int:
         """A message owed to a person, in the caller's transaction; returns its id. ``ref`` names what it
         belongs to (``feedback:<report id>``) for :meth:`states`. ``claim``: this process sends it right
-        after the commit (the turn's replies)."""
+        after the commit (the turn's replies). ``defer``: the caller already knows the policy's answer
+        (the reason): the message waits as ``deferred`` for the person's next message."""
         row = OutboxMessage(
             channel=channel, external_id=external_id, kind=MessageKind(kind).value, reply_to=reply_to[:160],
-            replies=[reply_to_dict(r) for r in replies], status="pending", attempts=0,
-            claimed_by=self.process_id if claim else None, error="", reason="", ref=ref[:64],
+            replies=[reply_to_dict(r) for r in replies], status="deferred" if defer else "pending", attempts=0,
+            claimed_by=self.process_id if claim and not defer else None, error="", reason=defer[:200], ref=ref[:64],
             priority=PRIORITY[MessageKind(kind)], next_attempt_at=self.clock(), created_at=self.clock(),
         )
         session.add(row)
@@ -199,29 +210,41 @@ class Outbox:
     async def reach(self, row: OutboxMessage) -> Reach:
         """What the policy needs: the person's last message (time and id), what was sent since, and the
         channel's proactive messages this month."""
-        key = f"{row.channel}:{row.external_id}"
+        return (await self.reach_many(row.channel, [row.external_id]))[row.external_id]
+
+    async def reach_many(self, channel: str, external_ids: Sequence[str]) -> dict[str, Reach]:
+        """:meth:`reach` for many people of one channel in a few queries (the bulletin asks per batch)."""
+        ids = list(dict.fromkeys(external_ids))
         now = self.clock()
         month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        last: dict[str, tuple[dt.datetime | None, str]] = {}
+        since: collections.Counter[str] = collections.Counter()
         async with self.sessions() as session:
-            last = (await session.execute(
-                select(InboxEvent.received_at, InboxEvent.payload).where(InboxEvent.user_key == key)
-                .order_by(InboxEvent.id.desc()).limit(1))).first()
-            if last is None:  # events pruned (or a user from before the inbox): the user row knows when
-                seen = await session.scalar(select(User.last_seen).where(
-                    User.channel == row.channel, User.external_id == row.external_id))
-                last_at, last_id = seen, ""
-            else:
-                last_at, last_id = last[0], str((last[1] or {}).get("message_id", ""))
-            since = 0
-            if last_at is not None:
-                since = int(await session.scalar(select(func.count()).select_from(OutboxMessage).where(
-                    OutboxMessage.channel == row.channel, OutboxMessage.external_id == row.external_id,
-                    OutboxMessage.status == "sent", OutboxMessage.sent_at > last_at)) or 0)
+            keys = {f"{channel}:{x}": x for x in ids}
+            newest = (select(func.max(InboxEvent.id)).where(InboxEvent.user_key.in_(list(keys)))
+                      .group_by(InboxEvent.user_key))
+            for key, at, payload in (await session.execute(
+                    select(InboxEvent.user_key, InboxEvent.received_at, InboxEvent.payload)
+                    .where(InboxEvent.id.in_(newest)))).all():
+                last[keys[key]] = (at, str((payload or {}).get("message_id", "")))
+            missing = [x for x in ids if x not in last]
+            if missing:  # events pruned (or a user from before the inbox): the user row knows when
+                for x, seen in (await session.execute(select(User.external_id, User.last_seen).where(
+                        User.channel == channel, User.external_id.in_(missing)))).all():
+                    last[x] = (seen, "")
+            known = [at for at, _ in last.values() if at is not None]
+            if known:
+                for x, sent_at in (await session.execute(select(OutboxMessage.external_id, OutboxMessage.sent_at).where(
+                        OutboxMessage.channel == channel, OutboxMessage.external_id.in_(ids),
+                        OutboxMessage.status == "sent", OutboxMessage.sent_at > min(known)))).all():
+                    at = last.get(x, (None, ""))[0]
+                    if at is not None and sent_at is not None and sent_at > at:
+                        since[x] += 1
             proactive = int(await session.scalar(select(func.count()).select_from(OutboxMessage).where(
-                OutboxMessage.channel == row.channel, OutboxMessage.tag == "proactive",
+                OutboxMessage.channel == channel, OutboxMessage.tag == "proactive",
                 OutboxMessage.status == "sent", OutboxMessage.sent_at >= month)) or 0)
-        return Reach(last_inbound=last_at, last_message_id=last_id, sent_since_inbound=since,
-                     proactive_this_month=proactive)
+        return {x: Reach(last_inbound=last.get(x, (None, ""))[0], last_message_id=last.get(x, (None, ""))[1],
+                         sent_since_inbound=since[x], proactive_this_month=proactive) for x in ids}
 
     async def _finish(self, row: OutboxMessage, status: str, *, reason: str = "", tag: str = "") -> str:
         values: dict[str, Any] = {"status": status, "reason": reason[:200], "claimed_by": None,
@@ -230,17 +253,19 @@ class Outbox:
             values.update(sent_at=self.clock(), tag=tag[:32])
         async with self.sessions.begin() as session:
             await session.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(**values))
+            hook = self.on_finish.get(row.ref.split(":", 1)[0]) if row.ref else None
+            if hook is not None:
+                await hook(session, row, status, reason)
         if status != "sent":
             log.info("outbox: message %s on %s %s", row.id, row.channel, status)
         return status
 
     async def _retry_later(self, row: OutboxMessage, reason: str, retry_after: float | None) -> str:
         attempt = row.attempts + 1
-        if attempt > len(self.retry_minutes):
+        seconds = self.retry.next_wait(attempt, retry_after)
+        if seconds is None:
             return await self._finish(row, "failed", reason=f"{reason}; đã thử {attempt} lần")
-        wait = dt.timedelta(minutes=self.retry_minutes[attempt - 1])
-        if retry_after is not None:
-            wait = max(wait, dt.timedelta(seconds=retry_after))
+        wait = dt.timedelta(seconds=seconds)
         async with self.sessions.begin() as session:
             await session.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(
                 attempts=attempt, claimed_by=None, reason=reason[:200], next_attempt_at=self.clock() + wait))

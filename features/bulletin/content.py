@@ -84,7 +84,9 @@ class Delivery(_Strict):
     paid_broadcast: list[str] = []
     max_attempts: int = Field(default=5, ge=1, le=20)
     error_threshold: float = Field(default=0.5, gt=0, le=1)
-    claim_timeout_s: float = Field(default=300, ge=10)
+    # No longer used (claims of a stopped process are taken over when its heartbeat stops); accepted so a
+    # province's older bulletin.yaml stays valid.
+    claim_timeout_s: float | None = Field(default=None, ge=10)
 
     @field_validator("rates")
     @classmethod
@@ -275,7 +277,7 @@ SPEC = PackSpec(
     templates=(
         "bulletin/message", "bulletin/archive_list", "bulletin/archive_empty", "bulletin/subscribe_choose",
         "bulletin/subscribed", "bulletin/unsubscribed", "bulletin/not_subscribed", "bulletin/unavailable",
-        "bulletin/test_note",
+        "bulletin/test_note", "bulletin/new_issue",
     ),
     labels=(
         "bulletin.unsubscribe", "bulletin.subscribe", "bulletin.change_topics", "bulletin.confirm",

@@ -302,7 +302,7 @@ async def list_page(request: web.Request) -> web.StreamResponse:
     items = []
     for b in rows:
         c = counts.get(b.id, {})
-        done = sum(c.get(s, 0) for s in ("sent", "failed", "blocked", "skipped"))
+        done = sum(c.get(s, 0) for s in ("sent", "failed", "blocked", "skipped", "deferred"))
         items.append({
             "id": b.id, "number": b.number, "date": b.issue_date.strftime("%d/%m/%Y"), "title": b.title,
             "status": "held" if is_held(b) else b.status, "status_label": status_label(b),
@@ -396,7 +396,7 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
     zone = _zone(service)
     report = await service.report(bulletin.id) if bulletin.audience or bulletin.started_at else None
     if report is not None:
-        report["done"] = sum(report[k] for k in ("sent", "failed", "blocked", "skipped"))
+        report["done"] = sum(report[k] for k in ("sent", "failed", "blocked", "skipped", "deferred"))
         report["sent_pct"] = round(100 * report["sent"] / report["audience"], 1) if report["audience"] else 0.0
     when = bulletin.scheduled_at if bulletin.status == "scheduled" and not is_held(bulletin) else None
     when = when or next_slot(service.clock(), service.settings, service.zone)

@@ -4,16 +4,27 @@ Depends on two small interfaces (as listmonk's campaign manager does with its st
 a :class:`~features.bulletin.store.DeliveryStore` (the delivery rows are the checkpoint) and
 :class:`core.channel.Sender` per channel (``send(user_id, replies, retry=False)`` raising typed errors).
 
-Per channel, one producer claims batches of pending rows (atomic ``UPDATE ... RETURNING``; PostgreSQL adds
-``FOR UPDATE SKIP LOCKED``) into a bounded queue; one consumer takes rows, waits for the channel's
-:class:`ChannelPacer`, and starts the send (at most ``max_in_flight`` at once). Results are buffered and
-written in batches (every ``flush_interval`` s). Memory is bounded by queue + in-flight + buffer, whatever
-the audience size.
+The engine is the bulletin's fast lane of the core's outbound pipeline (core/outbox.py), sharing its
+parts: the process's pacers (:class:`core.pacing.Pacers`, ONE per channel: citizens' messages from the
+outbox acquire with priority and go ahead of bulletin deliveries inside the same cap), the channels'
+delivery policies, the retry rule (:class:`core.delivery.RetryPolicy`) and the process id with its
+heartbeat in ``processes`` (core/inbox.py). The live processes split each channel's cap.
 
-Crash safety: claimed rows carry a token and a time; a kill -9 leaves them ``sending`` and any worker
-hands them back to ``pending`` after ``claim_timeout``. Rows never sent are therefore never skipped; the
-only possible duplicates are messages that were in flight (or sent but not yet flushed) at the crash.
-A clean stop (task cancelled) flushes results and releases unsent claims at once.
+Per channel, one producer claims batches of pending rows (atomic ``UPDATE ... RETURNING``; PostgreSQL adds
+``FOR UPDATE SKIP LOCKED``) into a bounded queue. On a channel with a delivery policy it asks the policy
+per subscriber (kind BULLETIN, with the outbox's reach data for the whole batch): those it may reach now
+are queued (a Zalo free reply carries the subscriber's last message id); the others are handed to the
+outbox in one transaction — ``deferred`` (the issue, after "Bạn có bản tin mới", goes first when they next
+write) or ``queued`` (a proactive message: the outbox alone counts the monthly quota). One consumer takes
+rows, waits for the channel's pacer, and starts the send (at most ``max_in_flight`` at once). Results are
+buffered and written in batches (every ``flush_interval`` s). Memory is bounded by queue + in-flight +
+buffer, whatever the audience size.
+
+Crash safety: claimed rows carry a token, a time and the process id; a kill -9 leaves them ``sending``
+and any live process hands them back to ``pending`` as soon as the holder's heartbeat is older than
+``dead_after`` seconds (the outbox's, ``CCHC_INBOX_DEAD_AFTER``). Rows never sent are therefore never
+skipped; the only possible duplicates are messages that were in flight (or sent but not yet flushed) at
+the crash. A clean stop (task cancelled) flushes results and releases unsent claims at once.
 
 Multi-part issues (longer than one message) are sent to a subscriber in one ``send`` call; when it fails
 part-way the sender reports how many parts arrived (``DeliveryError.delivered``), the row records
@@ -24,21 +35,23 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import dataclasses
 import datetime as dt
 import logging
-import os
-import random
-import socket
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from aiolimiter import AsyncLimiter
-
-from features.bulletin.models import BLOCKED, DELIVERED, FAILED, PAUSED, PENDING, SENDING
-from features.bulletin.store import Claim, DeliveryStore, Outcome
-from core.channel import Blocked, DeliveryError, PermanentError, RateLimited, Sender, TransientError
+from features.bulletin.models import BLOCKED, DEFERRED, DELIVERED, FAILED, PAUSED, PENDING, QUEUED, SENDING
+from features.bulletin.store import Claim, DeliveryStore, HandOver, Outcome
+from core.channel import (
+    Blocked, DeliveryError, OutsideWindow, PermanentError, QuotaExceeded, RateLimited, Sender, TransientError,
+)
+from core.delivery import Action, DeliveryPolicy, MessageKind, Reach, RetryPolicy, Verdict
+from core.inbox import new_process_id
+from core.outbox import Outbox
+from core.pacing import ChannelPacer, Pacers
 from core.types import Reply
 
 
@@ -50,6 +63,20 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 Renderer = Callable[[int, str], Awaitable[Sequence[Reply]]]  # (bulletin id, channel) -> replies
+# (bulletin id, channel) -> "Bạn có bản tin mới" before the issue, for a subscriber who gets it late
+NoticeRenderer = Callable[[int, str], Awaitable[Sequence[Reply]]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Send:
+    """How to send one claimed row: as a reply to the subscriber's last message (Zalo's free reply)
+    and/or with a platform tag (Messenger), as the channel's policy said."""
+
+    reply_to: str = ""
+    tag: str = ""
+
+
+_DIRECT = _Send()
 
 
 @dataclass
@@ -72,7 +99,9 @@ class EngineConfig:
     backoff_base: float = 5.0  # s; transient error n waits base * 2**(n-1) (with jitter), up to backoff_max
     backoff_max: float = 600.0
     max_retry_after: float = 3600.0
-    claim_timeout: float = 300.0  # s after which another worker may take over a claimed row
+    # s without a heartbeat after which a process's claims are taken over (the outbox's value when the
+    # engine runs on the process's outbox)
+    dead_after: float = 10.0
     flush_interval: float = 0.25
     flush_size: int = 200
     error_window: int = 200  # outcomes considered for the auto-pause
@@ -80,8 +109,7 @@ class EngineConfig:
     error_threshold: float = 0.5  # share of failed attempts that pauses the bulletin
     idle_poll: float = 1.0
     housekeeping_interval: float = 0.5
-    heartbeat_interval: float = 5.0
-    worker_ttl: float = 20.0
+    heartbeat_interval: float = 2.0  # at most dead_after / 4
 
     def rate(self, channel: str) -> float:
         return float(self.rates.get(channel, self.default_rate))
@@ -91,97 +119,9 @@ class EngineConfig:
             return self.batch_size
         return int(min(500, max(10, self.rate(channel))))
 
-
-class ChannelPacer:
-    """ONE limiter per channel and process, shared by every bulletin on that channel.
-
-    Two rules, both needed:
-
-    * smooth pace — an ``aiolimiter.AsyncLimiter`` (leaky bucket) draining at ``cap * safety / workers``
-      per second, with a depth of ``burst_seconds`` of sends (at least 1) so a late event-loop wake-up
-      (GC, a database write) is caught up instead of lost;
-    * hard ceiling — platforms count requests in sliding windows, stamped when THEY process them, which
-      is somewhere between our send and its answer. So the pacer counts every request that is in flight
-      or was answered less than ``window`` seconds ago, and lets a new one go only while that count is
-      under ``floor(cap * window_fill / workers)``. Whatever the network jitter or connection set-up
-      time, no platform-side window can then hold more than that many requests.
-
-    ``pause_for(retry_after)`` stops every sender on the channel. ``set_share(n)``: n live worker
-    processes split the cap. Call ``acquire(n)`` before a send of n requests and ``release(n)`` when it
-    is answered (or failed).
-    """
-
-    def __init__(self, channel: str, cap: float, *, safety: float = 0.98, burst_seconds: float = 0.02,
-                 window: float = 1.0, window_fill: float = 0.99) -> None:
-        if cap <= 0:
-            raise ValueError("rate must be positive")
-        self.channel = channel
-        self.cap = cap
-        self.safety = safety
-        self.burst_seconds = burst_seconds
-        self.window = window
-        self.window_fill = window_fill
-        self.share = 0
-        self.paused_until = 0.0  # loop time
-        self.limiter: AsyncLimiter
-        self.in_flight = 0
-        self._answered: collections.deque[float] = collections.deque()  # loop times of recent answers
-        self._freed = asyncio.Event()
-        self.window_max = 1
-        self.set_share(1)
-
-    @property
-    def rate(self) -> float:
-        return self.cap * self.safety / self.share
-
-    def set_share(self, workers: int) -> None:
-        workers = max(1, int(workers))
-        if workers == self.share:
-            return
-        self.share = workers
-        rate = self.rate
-        depth = max(1.0, rate * self.burst_seconds)
-        self.limiter = AsyncLimiter(depth, depth / rate)
-        self.window_max = max(1, int(self.cap * self.window_fill * self.window / workers))
-
-    def pause_for(self, seconds: float) -> None:
-        loop = asyncio.get_running_loop()
-        self.paused_until = max(self.paused_until, loop.time() + max(0.0, seconds))
-
-    def remaining_pause(self) -> float:
-        return max(0.0, self.paused_until - asyncio.get_running_loop().time())
-
-    def _window_count(self, now: float) -> int:
-        while self._answered and self._answered[0] <= now - self.window:
-            self._answered.popleft()
-        return self.in_flight + len(self._answered)
-
-    async def acquire(self, amount: int = 1) -> None:
-        loop = asyncio.get_running_loop()
-        for _ in range(max(1, amount)):
-            while True:
-                wait = self.remaining_pause()
-                if wait > 0:
-                    await asyncio.sleep(wait)
-                    continue
-                await self.limiter.acquire()
-                while self._window_count(loop.time()) >= self.window_max:
-                    self._freed.clear()
-                    wait = (self._answered[0] + self.window - loop.time()) if self._answered else self.window
-                    try:
-                        await asyncio.wait_for(self._freed.wait(), max(wait, 0.001))
-                    except TimeoutError:
-                        pass
-                if self.remaining_pause() == 0:
-                    break
-            self.in_flight += 1
-
-    def release(self, amount: int = 1) -> None:
-        now = asyncio.get_running_loop().time()
-        for _ in range(max(1, amount)):
-            self.in_flight = max(0, self.in_flight - 1)
-            self._answered.append(now)
-        self._freed.set()
+    def retry(self) -> RetryPolicy:
+        """The pipeline's retry rule with the bulletin's numbers (``max_attempts`` tries in all)."""
+        return RetryPolicy.exponential(self.backoff_base, self.backoff_max, self.max_attempts, jitter=0.5)
 
 
 @dataclass
@@ -200,16 +140,28 @@ class DeliveryEngine:
         config: EngineConfig | None = None,
         *,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        outbox: Outbox | None = None,
+        notice: NoticeRenderer | None = None,
         worker_id: str | None = None,
-        pacers: dict[str, ChannelPacer] | None = None,
+        pacers: Pacers | None = None,
     ) -> None:
+        """``outbox``: the process's outbound pipeline (``services.outbox``): its pacers, delivery policies,
+        process id and ``dead_after`` are the engine's, and deferred issues become its rows. Without one
+        (benchmarks, engine tests) the engine has its own pacers and process id and every channel is
+        "always" (Telegram's rule). ``notice``: the line before an issue that arrives late."""
         self.store = store
         self.senders = senders
         self.render = render
+        self.notice = notice
         self.config = config or EngineConfig()
         self.clock = clock
-        self.worker_id = worker_id or f"{socket.gethostname()[:60]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"[:40]
-        self.pacers: dict[str, ChannelPacer] = pacers if pacers is not None else {}
+        self.outbox = outbox
+        self.worker_id = worker_id or (outbox.process_id if outbox is not None else new_process_id())
+        self.pacers = pacers or (outbox.pacers if outbox is not None else Pacers())
+        self.policies: Mapping[str, DeliveryPolicy] = outbox.policies if outbox is not None else {}
+        if outbox is not None:
+            self.config.dead_after = outbox.dead_after
+        self.retry = self.config.retry()
         self._status: dict[int, str] = {}  # bulletin id -> status seen by housekeeping
         self._stats: dict[int, _BulletinStats] = {}
         self._replies: dict[tuple[int, str], Sequence[Reply]] = {}
@@ -224,11 +176,11 @@ class DeliveryEngine:
 
     # -- public ------------------------------------------------------------------------------------
     def pacer(self, channel: str) -> ChannelPacer:
-        pacer = self.pacers.get(channel)
-        if pacer is None:
-            cfg = self.config
-            pacer = self.pacers[channel] = ChannelPacer(channel, cfg.rate(channel), safety=cfg.safety,
-                                                        burst_seconds=cfg.burst_seconds, window_fill=cfg.window_fill)
+        """The process's ONE pacer of ``channel`` (shared with the outbox), at the cap of bulletin.yaml."""
+        cfg = self.config
+        pacer = self.pacers.get(channel, cfg.rate(channel), safety=cfg.safety, burst_seconds=cfg.burst_seconds,
+                                window_fill=cfg.window_fill)
+        pacer.set_cap(cfg.rate(channel))
         return pacer
 
     def wake(self) -> None:
@@ -240,8 +192,11 @@ class DeliveryEngine:
         for channel in self.senders:
             self.pacer(channel)
         await self._heartbeat()
+        await self._safe(self.store.reclaim_dead(self.clock() - dt.timedelta(seconds=self.config.dead_after),
+                                                 self.worker_id))
         await self._housekeeping_once()
-        tasks = [asyncio.create_task(self._housekeeping(), name="bulletin-housekeeping")]
+        tasks = [asyncio.create_task(self._housekeeping(), name="bulletin-housekeeping"),
+                 asyncio.create_task(self._heartbeats(), name="bulletin-heartbeat")]
         tasks += [asyncio.create_task(self._channel_loop(ch), name=f"bulletin-{ch}") for ch in self.senders]
         try:
             await asyncio.gather(*tasks)
@@ -273,7 +228,7 @@ class DeliveryEngine:
 
     # -- loops -------------------------------------------------------------------------------------
     async def _channel_loop(self, channel: str) -> None:
-        queue: asyncio.Queue[tuple[Claim, str]] = asyncio.Queue(maxsize=self.config.batch(channel))
+        queue: asyncio.Queue[tuple[Claim, str, _Send]] = asyncio.Queue(maxsize=self.config.batch(channel))
         producer = asyncio.create_task(self._produce(channel, queue))
         try:
             await self._consume(channel, queue)
@@ -281,7 +236,7 @@ class DeliveryEngine:
             producer.cancel()
             await asyncio.gather(producer, return_exceptions=True)
 
-    async def _produce(self, channel: str, queue: asyncio.Queue[tuple[Claim, str]]) -> None:
+    async def _produce(self, channel: str, queue: asyncio.Queue[tuple[Claim, str, _Send]]) -> None:
         pacer = self.pacer(channel)
         while True:
             claimed = 0
@@ -295,14 +250,16 @@ class DeliveryEngine:
                     token = uuid.uuid4().hex
                     try:
                         rows = await self._claim(bulletin_id, channel, room, token)
+                        sendable = await self._by_policy(channel, rows, token)
                     except asyncio.CancelledError:
                         raise
                     except Exception:  # noqa: BLE001 - database hiccup: try again after a pause
                         log.exception("claiming bulletin deliveries failed; retrying")
+                        await self._release(token, [i for i, t in list(self._held.items()) if t == token])
                         await asyncio.sleep(self.config.idle_poll)
                         break
-                    for row in rows:
-                        await queue.put((row, token))
+                    for row, how in sendable:
+                        await queue.put((row, token, how))
                     claimed += len(rows)
                     if rows:
                         break
@@ -321,19 +278,78 @@ class DeliveryEngine:
         """Claim rows and track them at once; a cancellation mid-claim still tracks (then releases) them."""
         rows: list[Claim] = []
         try:
-            rows = await _complete(self.store.claim(bulletin_id, channel, limit, token, self.clock()),
+            rows = await _complete(self.store.claim(bulletin_id, channel, limit, token, self.clock(), self.worker_id),
                                    on_cancel=lambda r: self._held.update({row.id: token for row in r}))
         finally:
             for row in rows:
                 self._held[row.id] = token
         return rows
 
-    async def _consume(self, channel: str, queue: asyncio.Queue[tuple[Claim, str]]) -> None:
+    async def _by_policy(self, channel: str, rows: list[Claim], token: str) -> list[tuple[Claim, _Send]]:
+        """Ask the channel's delivery policy about each claimed subscriber (one reach query per batch);
+        returns the rows to send now, with how. The others go to the outbox (deferred or queued) or fail
+        with the policy's reason."""
+        policy = self.policies.get(channel)
+        if policy is None or self.outbox is None or not rows:
+            return [(row, _DIRECT) for row in rows]
+        reach = await self._reach(channel, rows)
+        now = self.clock()
+        sendable: list[tuple[Claim, _Send]] = []
+        handed: list[HandOver] = []
+        for row in rows:
+            verdict: Verdict = policy.decide(MessageKind.BULLETIN, reach[row.external_id], now)
+            if verdict.action == Action.SEND and not verdict.proactive:
+                sendable.append((row, _Send(verdict.reply_to, verdict.tag)))
+            elif verdict.action == Action.SEND:  # a proactive message: only the outbox counts the quota
+                replies = (await self._replies_for(row.bulletin_id, channel))[row.parts_sent:]
+                handed.append(HandOver(row, QUEUED, "gửi bằng tin chủ động qua hàng đợi", replies))
+            elif verdict.action == Action.DEFER:
+                handed.append(HandOver(row, DEFERRED, verdict.reason, await self._late(row, channel, row.parts_sent)))
+            else:
+                self._add(Outcome(row.id, row.user_id, FAILED, token, verdict.reason or "không gửi được",
+                                  parts_sent=row.parts_sent))
+        if handed:
+            await self._hand_over(channel, token, handed)
+        return sendable
+
+    async def _reach(self, channel: str, rows: list[Claim]) -> dict[str, Reach]:
+        """The outbox's reach data, plus the bulletin issues sent since each person last wrote (they
+        count among the replies the platform allows, like the outbox's own messages)."""
+        assert self.outbox is not None
+        ids = [row.external_id for row in rows]
+        reach = await self.outbox.reach_many(channel, ids)
+        known = [r.last_inbound for r in reach.values() if r.last_inbound is not None]
+        if not known:
+            return reach
+        extra: collections.Counter[str] = collections.Counter()
+        for external_id, sent_at in await self.store.sent_since(channel, ids, min(known)):
+            last = reach[external_id].last_inbound
+            if last is not None and sent_at > last:
+                extra[external_id] += 1
+        return {x: dataclasses.replace(r, sent_since_inbound=r.sent_since_inbound + extra[x]) if extra[x] else r
+                for x, r in reach.items()}
+
+    async def _late(self, row: Claim, channel: str, parts_sent: int) -> list[Reply]:
+        """What a subscriber reached late gets: "Bạn có bản tin mới", then the parts not yet sent."""
+        notice = list(await self.notice(row.bulletin_id, channel)) if self.notice is not None else []
+        return [*notice, *(await self._replies_for(row.bulletin_id, channel))[parts_sent:]]
+
+    async def _hand_over(self, channel: str, token: str, items: list[HandOver]) -> None:
+        assert self.outbox is not None
+        # one transaction: handed over, or (it failed) still held, released by the caller or at shutdown
+        await _complete(self.store.hand_over(token, items, self.outbox, channel))
+        for item in items:
+            self._held.pop(item.claim.id, None)
+        deferred = sum(item.status == DEFERRED for item in items)
+        if deferred:
+            log.info("bulletin: %d subscribers on %s outside the channel's window, deferred", deferred, channel)
+
+    async def _consume(self, channel: str, queue: asyncio.Queue[tuple[Claim, str, _Send]]) -> None:
         pacer = self.pacer(channel)
         slots = asyncio.Semaphore(self.config.max_in_flight)
         sender = self.senders[channel]
         while True:
-            row, token = await queue.get()
+            row, token, how = await queue.get()
             if self._status.get(row.bulletin_id) != SENDING:
                 await self._release(token, [row.id])
                 continue
@@ -341,25 +357,25 @@ class DeliveryEngine:
             replies = (await self._replies_for(row.bulletin_id, channel))[row.parts_sent:]
             calls = api_calls(replies)
             await slots.acquire()
-            await pacer.acquire(calls)
+            await pacer.acquire(calls)  # ordinary priority: the outbox's messages to citizens go first
             if self._status.get(row.bulletin_id) != SENDING:  # paused/cancelled while we waited
                 pacer.release(calls)
                 slots.release()
                 await self._release(token, [row.id])
                 continue
-            task = asyncio.create_task(self._send_one(sender, pacer, row, token, replies))
+            task = asyncio.create_task(self._send_one(sender, pacer, row, token, replies, how))
             self._in_flight.add(task)
             task.add_done_callback(lambda t: (self._in_flight.discard(t), slots.release()))
 
     async def _send_one(self, sender: Sender, pacer: ChannelPacer, row: Claim, token: str,
-                        replies: Sequence[Reply]) -> None:
+                        replies: Sequence[Reply], how: _Send) -> None:
         try:
-            await self._attempt(sender, pacer, row, token, replies)
+            await self._attempt(sender, pacer, row, token, replies, how)
         finally:
             pacer.release(api_calls(replies))
 
     async def _attempt(self, sender: Sender, pacer: ChannelPacer, row: Claim, token: str,
-                       replies: Sequence[Reply]) -> None:
+                       replies: Sequence[Reply], how: _Send = _DIRECT) -> None:
         """Send ``replies`` (the parts of the issue not yet delivered to this subscriber, after
         ``row.parts_sent``) and buffer the outcome, with the parts known to have arrived."""
         cfg = self.config
@@ -367,10 +383,14 @@ class DeliveryEngine:
         done = row.parts_sent
         try:
             if replies:
+                kwargs: dict[str, Any] = {}  # senders that know no paid broadcast/reply are never asked
                 if pacer.channel in cfg.paid_broadcast:
-                    await sender.send(row.external_id, replies, retry=False, paid_broadcast=True)
-                else:  # senders that know no paid broadcast are never asked about it
-                    await sender.send(row.external_id, replies, retry=False)
+                    kwargs["paid_broadcast"] = True
+                if how.reply_to:
+                    kwargs["reply_to"] = how.reply_to
+                if how.tag:
+                    kwargs["tag"] = how.tag
+                await sender.send(row.external_id, replies, retry=False, **kwargs)
         except RateLimited as exc:
             done += _delivered(exc, replies)
             retry_after = min(exc.retry_after, cfg.max_retry_after)
@@ -385,16 +405,28 @@ class DeliveryEngine:
             done += _delivered(exc, replies)
             self._add(Outcome(row.id, row.user_id, BLOCKED, token, str(exc) or "blocked", parts_sent=done))
             return
+        except (OutsideWindow, QuotaExceeded) as exc:  # the platform disagreed with the policy
+            done += _delivered(exc, replies)
+            if isinstance(exc, OutsideWindow) and exc.retry_after:  # e.g. a night ban: try again then
+                self._add(Outcome(row.id, row.user_id, PENDING, token, _err(exc), count_attempt=False,
+                                  next_attempt_at=self.clock() + dt.timedelta(seconds=exc.retry_after),
+                                  parts_sent=done))
+            elif self.outbox is not None:
+                reason = "Nền tảng chưa cho gửi; bản tin sẽ được gửi khi người dân nhắn lại."
+                await self._safe(self._hand_over(pacer.channel, token,
+                                                 [HandOver(row, DEFERRED, reason, await self._late(row, pacer.channel, done))]))
+            else:
+                self._add(Outcome(row.id, row.user_id, FAILED, token, _err(exc), parts_sent=done))
+            return
         except TransientError as exc:
             done += _delivered(exc, replies)
             self._count(row.bulletin_id, error=True)
-            attempts = row.attempts + 1  # including this one
-            if attempts >= cfg.max_attempts:
+            wait = self.retry.next_wait(row.attempts + 1)  # this attempt included
+            if wait is None:
                 self._add(Outcome(row.id, row.user_id, FAILED, token, _err(exc), parts_sent=done))
             else:
-                delay = min(cfg.backoff_max, cfg.backoff_base * 2 ** (attempts - 1)) * (0.5 + random.random() / 2)
                 self._add(Outcome(row.id, row.user_id, PENDING, token, _err(exc),
-                                  next_attempt_at=self.clock() + dt.timedelta(seconds=delay), parts_sent=done))
+                                  next_attempt_at=self.clock() + dt.timedelta(seconds=wait), parts_sent=done))
             return
         except (PermanentError, DeliveryError) as exc:
             done += _delivered(exc, replies)
@@ -465,11 +497,30 @@ class DeliveryEngine:
         return replies
 
     async def _heartbeat(self) -> None:
+        """Beat in ``processes`` and split the channels' caps among the live processes."""
+        now = self.clock()
         alive = await self._safe(self.store.heartbeat(
-            self.worker_id, socket.gethostname(), os.getpid(), self.clock(), self.config.worker_ttl))
+            self.worker_id, now, now - dt.timedelta(seconds=self.config.dead_after)))
         if isinstance(alive, int):
-            for pacer in self.pacers.values():
-                pacer.set_share(alive)
+            self.pacers.set_share(alive)
+
+    async def _heartbeats(self) -> None:
+        # several beats per dead_after, so a live process never looks dead to the others
+        interval = min(self.config.heartbeat_interval, self.config.dead_after / 4)
+        while True:
+            await asyncio.sleep(interval)
+            await self._heartbeat()
+            try:
+                n = await self.store.reclaim_dead(self.clock() - dt.timedelta(seconds=self.config.dead_after),
+                                                  self.worker_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - the database may be briefly unavailable
+                log.exception("bulletin: taking over stopped processes' claims failed; retrying")
+                continue
+            if n:
+                log.warning("bulletin: took over %d deliveries claimed by a process that stopped", n)
+                self._wake.set()
 
     async def _housekeeping_once(self) -> None:
         now = self.clock()
@@ -482,8 +533,8 @@ class DeliveryEngine:
             self._wake.set()
         pauses = await self.store.channel_pauses(now)
         for channel, until in pauses.items():
-            if channel in self.pacers:
-                self.pacers[channel].pause_for((until - now).total_seconds())
+            if channel in self.senders:
+                self.pacer(channel).pause_for((until - now).total_seconds())
         await self._flush()  # unflushed results belong to rows still claimed, so the check below is exact
         for bid, status in self._status.items():
             if status == SENDING and await self.store.finish_if_done(bid, now):
@@ -493,22 +544,10 @@ class DeliveryEngine:
         return {k[0] for k in self._replies}
 
     async def _housekeeping(self) -> None:
-        loop = asyncio.get_running_loop()
-        last_beat = last_reclaim = loop.time()
         while True:
             await asyncio.sleep(self.config.housekeeping_interval)
             try:
                 await self._housekeeping_once()
-                if loop.time() - last_beat >= self.config.heartbeat_interval:
-                    last_beat = loop.time()
-                    await self._heartbeat()
-                if loop.time() - last_reclaim >= min(60.0, self.config.claim_timeout / 4):
-                    last_reclaim = loop.time()
-                    older = self.clock() - dt.timedelta(seconds=self.config.claim_timeout)
-                    n = await self.store.reclaim_stale(older)
-                    if n:
-                        log.warning("reclaimed %d deliveries claimed by a worker that stopped", n)
-                        self._wake.set()
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - the database may be briefly unavailable
@@ -526,7 +565,8 @@ class DeliveryEngine:
         self._held.clear()
         for token, ids in by_token.items():
             await self._safe(self.store.release(token, ids))
-        await self._safe(self.store.unregister(self.worker_id))
+        # (the process's row in `processes` stays: the inbox of this process may still be running; a
+        # stopped process's row simply ages out of the live count)
 
     @staticmethod
     async def _safe(awaitable: Awaitable[object]) -> object:

@@ -26,7 +26,7 @@ def install(host: Host, *, engine: bool = True, scheduler: bool = True, web: boo
 
     services = host.services
     service = BulletinService(BulletinStore(services.store.sessions), services.packs, host.senders,
-                              clock=services.clock)
+                              clock=services.clock, outbox=getattr(services, "outbox", None))
     services.extra["bulletin"] = service
     dashboard.install(host)
     if bulletin_content(services.pack) is None:

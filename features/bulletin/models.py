@@ -1,9 +1,13 @@
 """Bulletin tables: subscribers and their topics, bulletins, one delivery row per bulletin × subscriber,
-plus two tiny coordination tables shared by worker processes (live workers, channel pauses).
+plus a tiny coordination table shared by the processes (channel pauses).
 
-The delivery rows are the broadcast's checkpoint: a worker claims a batch (status ``sending`` with its
-claim token and time), sends, and records each result; a restart continues from the rows, and claims
-older than the engine's timeout are handed back to ``pending``.
+The delivery rows are the broadcast's checkpoint: a process claims a batch (status ``sending`` with its
+claim token, time and process id), sends, and records each result; a restart continues from the rows,
+and claims of a process whose heartbeat stopped (``processes``, core/inbox.py) are handed back to
+``pending`` within seconds. A subscriber the channel's delivery policy may not reach now is ``deferred``
+(the reason in ``last_error``): the issue waits in the outbox and the row becomes ``sent`` when it goes
+out with their next message; ``queued``: handed to the outbox to send now (a proactive message, whose
+monthly quota only the outbox counts).
 """
 from __future__ import annotations
 
@@ -23,7 +27,8 @@ BULLETIN_STATUSES = (DRAFT, SCHEDULED, SENDING, PAUSED, SENT, CANCELLED)
 
 # delivery status
 PENDING, CLAIMED, DELIVERED, FAILED, BLOCKED, SKIPPED = "pending", "sending", "sent", "failed", "blocked", "skipped"
-DELIVERY_STATUSES = (PENDING, CLAIMED, DELIVERED, FAILED, BLOCKED, SKIPPED)
+DEFERRED, QUEUED = "deferred", "queued"
+DELIVERY_STATUSES = (PENDING, CLAIMED, DELIVERED, FAILED, BLOCKED, SKIPPED, DEFERRED, QUEUED)
 
 
 class Subscriber(Base):
@@ -105,6 +110,7 @@ class Delivery(Base):
     status: Mapped[str] = mapped_column(String(16), default=PENDING)
     claim_token: Mapped[str | None] = mapped_column(String(40), default=None)
     claimed_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    claimed_by: Mapped[str | None] = mapped_column(String(64), default=None)  # processes.id of the holder
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     # Parts (chat replies) of a multi-part issue known to have arrived: a retry resumes after them, so
@@ -112,18 +118,6 @@ class Delivery(Base):
     parts_sent: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(String(300), default="")
     sent_at: Mapped[dt.datetime | None] = mapped_column(default=None)
-
-
-class Worker(Base):
-    """A live delivery worker (heartbeat): the channel's cap is shared among the live workers."""
-
-    __tablename__ = "bulletin_workers"
-
-    id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    host: Mapped[str] = mapped_column(String(128), default="")
-    pid: Mapped[int] = mapped_column(Integer, default=0)
-    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    heartbeat_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class ChannelPause(Base):

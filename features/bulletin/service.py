@@ -14,9 +14,10 @@ from typing import Any
 from features.bulletin.content import BulletinContent, BulletinSettings, Topic, bulletin_content, next_slot
 from features.bulletin.engine import DeliveryEngine, EngineConfig
 from features.bulletin.models import DRAFT, SCHEDULED, Bulletin
-from features.bulletin.render import chat_replies
+from features.bulletin.render import chat_replies, view
 from features.bulletin.store import BulletinStore, Progress
 from core.channel import Sender
+from core.outbox import Outbox
 from core.types import Reply
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,6 @@ def engine_config(settings: BulletinSettings | None, **overrides: Any) -> Engine
         cfg.paid_broadcast = frozenset(d.paid_broadcast)
         cfg.max_attempts = d.max_attempts
         cfg.error_threshold = d.error_threshold
-        cfg.claim_timeout = d.claim_timeout_s
     for key, value in overrides.items():
         setattr(cfg, key, value)
     return cfg
@@ -45,12 +45,19 @@ class ImportResult:
 
 class BulletinService:
     def __init__(self, store: BulletinStore, packs: Any, senders: Mapping[str, Sender],
-                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> None:
+                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+                 outbox: Outbox | None = None) -> None:
+        """``outbox``: the process's outbound pipeline (``services.outbox``): the engine shares its pacers,
+        policies and process id, and an issue deferred for a subscriber waits there as ``bulletin:<id>``
+        (its hook marks the delivery sent when the issue finally goes out)."""
         self.store = store
         self.packs = packs  # core.context.PackHolder (or anything with .pack)
         self.senders = senders
         self.clock = clock
+        self.outbox = outbox
         self.engine: DeliveryEngine | None = None
+        if outbox is not None:
+            outbox.on_finish["bulletin"] = store.outbox_finished
 
     # configuration --------------------------------------------------------------------------------
     @property
@@ -83,7 +90,8 @@ class BulletinService:
         if senders is None:
             senders = {ch: s for ch, s in self.senders.items() if ch in self.channels}
         self.engine = DeliveryEngine(self.store, senders, self.render_for_channel,
-                                     engine_config(self.settings, **overrides), clock=self.clock)
+                                     engine_config(self.settings, **overrides), clock=self.clock,
+                                     outbox=self.outbox, notice=self.notice_for_channel)
         return self.engine
 
     # rendering -------------------------------------------------------------------------------------
@@ -92,6 +100,14 @@ class BulletinService:
         if bulletin is None:
             raise LookupError(bulletin_id)
         return chat_replies(self.pack, bulletin, channel)
+
+    async def notice_for_channel(self, bulletin_id: int, channel: str) -> list[Reply]:
+        """"Bạn có bản tin mới": the line before an issue a subscriber gets at their next message."""
+        bulletin = await self.store.get(bulletin_id)
+        if bulletin is None:
+            raise LookupError(bulletin_id)
+        return [Reply(text=self.pack.texts.render("bulletin/new_issue", number=bulletin.number,
+                                                  date=view(bulletin).date))]
 
     # content files --------------------------------------------------------------------------------
     async def import_files(self) -> ImportResult:

@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import bindparam, delete, exists, func, literal, or_, select, update
+from sqlalchemy import and_, bindparam, delete, exists, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from features.bulletin.models import (
-    BLOCKED, CANCELLED, CLAIMED, DELIVERED, DRAFT, FAILED, PAUSED, PENDING, SCHEDULED, SENDING, SENT, SKIPPED,
-    Bulletin, ChannelPause, Delivery, Subscriber, SubscriberTopic, Worker,
+    BLOCKED, CANCELLED, CLAIMED, DEFERRED, DELIVERED, DRAFT, FAILED, PAUSED, PENDING, QUEUED, SCHEDULED, SENDING,
+    SENT, SKIPPED, Bulletin, ChannelPause, Delivery, Subscriber, SubscriberTopic,
 )
-from core.storage.models import User, utcnow
+from core.delivery import MessageKind
+from core.inbox import beat, live_process_ids, live_processes
+from core.outbox import Outbox
+from core.storage.models import OutboxMessage, User, utcnow
 from core.storage.upsert import insert_for
+from core.types import Reply
 
 D = Delivery.__table__
 
@@ -51,6 +55,18 @@ class Outcome:
 
 
 @dataclass(frozen=True, slots=True)
+class HandOver:
+    """A claimed delivery the engine does not send itself: it becomes an outbox row (``ref``
+    ``bulletin:<id>``) — ``deferred`` (waits for the subscriber's next message, with ``reason``) or
+    ``queued`` (the outbox sends it now, e.g. as a proactive message)."""
+
+    claim: Claim
+    status: str  # DEFERRED or QUEUED
+    reason: str
+    replies: Sequence[Reply]
+
+
+@dataclass(frozen=True, slots=True)
 class Progress:
     bulletin_id: int
     status: str
@@ -66,10 +82,15 @@ class Progress:
     first_sent_at: dt.datetime | None
     last_sent_at: dt.datetime | None
     paused_reason: str = ""
+    deferred: int = 0  # waiting for the subscriber's next message (the channel's window)
+    queued: int = 0  # handed to the outbox to send now
+    # channel -> {"sent", "deferred", "failed", "pending"} (failed includes blocked; pending: not yet
+    # attempted, being sent or queued in the outbox)
+    by_channel: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def done(self) -> int:
-        return self.sent + self.failed + self.blocked + self.skipped
+        return self.sent + self.failed + self.blocked + self.skipped + self.deferred
 
     @property
     def achieved_rate(self) -> float:
@@ -84,7 +105,8 @@ class Progress:
         return {
             "bulletin_id": self.bulletin_id, "status": self.status, "audience": self.audience,
             "pending": self.pending, "sending": self.sending, "sent": self.sent, "failed": self.failed,
-            "blocked": self.blocked, "skipped": self.skipped, "achieved_rate": self.achieved_rate,
+            "blocked": self.blocked, "skipped": self.skipped, "deferred": self.deferred, "queued": self.queued,
+            "by_channel": self.by_channel, "achieved_rate": self.achieved_rate,
             "started_at": iso(self.started_at), "finished_at": iso(self.finished_at),
             "paused_reason": self.paused_reason,
         }
@@ -94,14 +116,17 @@ class DeliveryStore(Protocol):
     """What the delivery engine needs from storage (the SQL implementation is :class:`BulletinStore`)."""
 
     async def sending_bulletins(self) -> list[tuple[int, str]]: ...
-    async def claim(self, bulletin_id: int, channel: str, limit: int, token: str, now: dt.datetime) -> list[Claim]: ...
+    async def claim(self, bulletin_id: int, channel: str, limit: int, token: str, now: dt.datetime,
+                    holder: str) -> list[Claim]: ...
     async def record(self, outcomes: Sequence[Outcome]) -> None: ...
     async def release(self, token: str, ids: Iterable[int]) -> None: ...
-    async def reclaim_stale(self, older_than: dt.datetime) -> int: ...
+    async def reclaim_dead(self, live_since: dt.datetime, me: str) -> int: ...
     async def finish_if_done(self, bulletin_id: int, now: dt.datetime) -> bool: ...
     async def pause(self, bulletin_id: int, reason: str) -> bool: ...
-    async def heartbeat(self, worker_id: str, host: str, pid: int, now: dt.datetime, ttl: float) -> int: ...
-    async def unregister(self, worker_id: str) -> None: ...
+    async def heartbeat(self, process_id: str, now: dt.datetime, live_since: dt.datetime) -> int: ...
+    async def hand_over(self, token: str, items: Sequence[HandOver], outbox: Outbox, channel: str) -> int: ...
+    async def sent_since(self, channel: str, external_ids: Sequence[str],
+                         since: dt.datetime) -> list[tuple[str, dt.datetime]]: ...
     async def set_channel_pause(self, channel: str, until: dt.datetime, reason: str) -> None: ...
     async def channel_pauses(self, now: dt.datetime) -> dict[str, dt.datetime]: ...
 
@@ -141,13 +166,23 @@ class BulletinStore:
                                       [{"user_id": user_id, "topic": t} for t in dict.fromkeys(topics)])
 
     async def unsubscribe(self, user_id: int, reason: str = "user") -> bool:
-        """True when an active subscription ended. Pending deliveries to the user are skipped."""
+        """True when an active subscription ended. Pending deliveries to the user are skipped, and so are
+        issues waiting for their next message (their outbox rows end as failed, with the reason)."""
         async with self.sessions.begin() as session:
             result = await session.execute(
                 update(Subscriber).where(Subscriber.user_id == user_id, Subscriber.active.is_(True))
                 .values(active=False, unsubscribed_at=utcnow(), unsubscribe_reason=reason))
             await session.execute(update(Delivery).where(Delivery.user_id == user_id, Delivery.status == PENDING)
                                   .values(status=SKIPPED, last_error=reason))
+            user = (await session.execute(select(User.channel, User.external_id).where(User.id == user_id))).first()
+            if user is not None:
+                await session.execute(update(Delivery).where(Delivery.user_id == user_id,
+                                                             Delivery.status == DEFERRED)
+                                      .values(status=SKIPPED, last_error=reason))
+                await session.execute(update(OutboxMessage).where(
+                    OutboxMessage.channel == user[0], OutboxMessage.external_id == user[1],
+                    OutboxMessage.ref.like("bulletin:%"), OutboxMessage.status == "deferred")
+                    .values(status="failed", reason="Người dân đã hủy nhận bản tin."))
             return result.rowcount == 1
 
     async def count_subscribers(self, topic: str | None = None) -> int:
@@ -308,8 +343,13 @@ class BulletinStore:
                 .values(status=CANCELLED, finished_at=utcnow(), updated_at=utcnow()))
             if result.rowcount != 1:
                 return False
-            await session.execute(update(D).where(D.c.bulletin_id == bulletin_id, D.c.status == PENDING)
+            await session.execute(update(D).where(D.c.bulletin_id == bulletin_id,
+                                                  D.c.status.in_((PENDING, DEFERRED, QUEUED)))
                                   .values(status=SKIPPED, last_error="cancelled"))
+            # issues waiting in the outbox for subscribers' next message are not sent any more
+            await session.execute(update(OutboxMessage).where(
+                OutboxMessage.ref == f"bulletin:{bulletin_id}", OutboxMessage.status.in_(("deferred", "pending")))
+                .values(status="failed", reason="Bản tin đã bị hủy."))
             return True
 
     async def progress(self, bulletin_id: int) -> Progress | None:
@@ -322,12 +362,22 @@ class BulletinStore:
             first, last = (await session.execute(
                 select(func.min(D.c.sent_at), func.max(D.c.sent_at))
                 .where(D.c.bulletin_id == bulletin_id, D.c.status == DELIVERED))).one()
+            by_channel: dict[str, dict[str, int]] = {}
+            report = {DELIVERED: "sent", DEFERRED: "deferred", FAILED: "failed", BLOCKED: "failed",
+                      PENDING: "pending", CLAIMED: "pending", QUEUED: "pending"}
+            for channel, status, n in (await session.execute(
+                    select(D.c.channel, D.c.status, func.count()).where(D.c.bulletin_id == bulletin_id)
+                    .group_by(D.c.channel, D.c.status))).all():
+                row = by_channel.setdefault(str(channel), {"sent": 0, "deferred": 0, "failed": 0, "pending": 0})
+                if status in report:
+                    row[report[status]] += int(n)
             return Progress(
                 bulletin_id=b.id, status=b.status, audience=b.audience,
                 pending=counts.get(PENDING, 0), sending=counts.get(CLAIMED, 0), sent=counts.get(DELIVERED, 0),
                 failed=counts.get(FAILED, 0), blocked=counts.get(BLOCKED, 0), skipped=counts.get(SKIPPED, 0),
                 started_at=b.started_at, finished_at=b.finished_at,
                 first_sent_at=_aware(first), last_sent_at=_aware(last), paused_reason=b.paused_reason,
+                deferred=counts.get(DEFERRED, 0), queued=counts.get(QUEUED, 0), by_channel=by_channel,
             )
 
     # DeliveryStore (the engine's side) -------------------------------------------------------------
@@ -339,7 +389,9 @@ class BulletinStore:
                 .order_by(Bulletin.started_at, Bulletin.id))
             return [(int(r[0]), str(r[1])) for r in rows]
 
-    async def claim(self, bulletin_id: int, channel: str, limit: int, token: str, now: dt.datetime) -> list[Claim]:
+    async def claim(self, bulletin_id: int, channel: str, limit: int, token: str, now: dt.datetime,
+                    holder: str) -> list[Claim]:
+        """Claim up to ``limit`` due rows for process ``holder`` (its heartbeat keeps the claim)."""
         async with self.sessions.begin() as session:
             pick = (
                 select(D.c.id)
@@ -355,7 +407,7 @@ class BulletinStore:
                 target = D.c.id.in_(pick.scalar_subquery())
             stmt = (
                 update(D).where(target, D.c.status == PENDING)
-                .values(status=CLAIMED, claim_token=token, claimed_at=now)
+                .values(status=CLAIMED, claim_token=token, claimed_at=now, claimed_by=holder[:64])
                 .returning(D.c.id, D.c.bulletin_id, D.c.user_id, D.c.external_id, D.c.attempts, D.c.parts_sent)
             )
             rows = (await session.execute(stmt)).all()
@@ -378,14 +430,15 @@ class BulletinStore:
             if done:
                 await session.execute(
                     update(D).where(D.c.id == bindparam("b_id"))
-                    .values(status=DELIVERED, sent_at=bindparam("b_at"), claim_token=None,
+                    .values(status=DELIVERED, sent_at=bindparam("b_at"), claim_token=None, claimed_by=None,
                             attempts=D.c.attempts + 1, last_error="", parts_sent=bindparam("b_parts")),
                     [{"b_id": o.id, "b_at": o.at or now, "b_parts": o.parts_sent} for o in done])
             if other:
                 await session.execute(
                     update(D).where(D.c.id == bindparam("b_id"), D.c.status == CLAIMED,
                                     D.c.claim_token == bindparam("b_token"))
-                    .values(status=bindparam("b_status"), claim_token=None, last_error=bindparam("b_error"),
+                    .values(status=bindparam("b_status"), claim_token=None, claimed_by=None,
+                            last_error=bindparam("b_error"),
                             next_attempt_at=bindparam("b_next"), attempts=D.c.attempts + bindparam("b_inc"),
                             parts_sent=bindparam("b_parts")),
                     [{"b_id": o.id, "b_token": o.token, "b_status": o.status, "b_error": o.error[:300],
@@ -410,15 +463,70 @@ class BulletinStore:
                 await session.execute(
                     update(D).where(D.c.id.in_(ids[start:start + 500]), D.c.status == CLAIMED,
                                     D.c.claim_token == token)
-                    .values(status=PENDING, claim_token=None, claimed_at=None))
+                    .values(status=PENDING, claim_token=None, claimed_at=None, claimed_by=None))
 
-    async def reclaim_stale(self, older_than: dt.datetime) -> int:
-        """Claims older than the timeout belong to a dead worker: make them pending again."""
+    async def reclaim_dead(self, live_since: dt.datetime, me: str) -> int:
+        """Claims of a process whose heartbeat stopped before ``live_since`` (or of no known process):
+        pending again, for any live process to take."""
         async with self.sessions.begin() as session:
             result = await session.execute(
-                update(D).where(D.c.status == CLAIMED, D.c.claimed_at < older_than)
-                .values(status=PENDING, claim_token=None, claimed_at=None))
+                update(D).where(D.c.status == CLAIMED, or_(
+                    D.c.claimed_by.is_(None),
+                    and_(D.c.claimed_by != me, D.c.claimed_by.not_in(live_process_ids(live_since)))))
+                .values(status=PENDING, claim_token=None, claimed_at=None, claimed_by=None))
             return int(result.rowcount or 0)
+
+    async def hand_over(self, token: str, items: Sequence[HandOver], outbox: Outbox, channel: str) -> int:
+        """Move claimed deliveries to the outbox in one transaction: each row still held with ``token``
+        becomes ``deferred``/``queued`` and gets its outbox row (kind bulletin, ref ``bulletin:<id>``;
+        a deferred one waits for the subscriber's next message, :meth:`core.outbox.Outbox.release_deferred`).
+        Returns how many were handed over (a row taken over by another process meanwhile is left alone)."""
+        done = 0
+        async with self.sessions.begin() as session:
+            for item in items:
+                c = item.claim
+                moved = await session.execute(
+                    update(D).where(D.c.id == c.id, D.c.status == CLAIMED, D.c.claim_token == token)
+                    .values(status=item.status, claim_token=None, claimed_by=None, last_error=item.reason[:300]))
+                if moved.rowcount != 1:
+                    continue
+                await outbox.enqueue(session, channel=channel, external_id=c.external_id, replies=item.replies,
+                                     kind=MessageKind.BULLETIN, ref=f"bulletin:{c.bulletin_id}",
+                                     defer=item.reason if item.status == DEFERRED else "")
+                done += 1
+        return done
+
+    async def outbox_finished(self, session: AsyncSession, row: OutboxMessage, status: str, reason: str) -> None:
+        """The outbox's hook for ``bulletin:<id>`` rows (``Outbox.on_finish["bulletin"]``), in the
+        transaction that finishes the outbox row: the delivery row follows (sent / deferred / failed)."""
+        try:
+            bulletin_id = int(row.ref.split(":", 1)[1])
+        except (IndexError, ValueError):
+            return
+        values: dict[str, Any] = {"last_error": reason[:300]}
+        if status == "sent":
+            values.update(status=DELIVERED, sent_at=utcnow(), last_error="")
+        elif status == "failed":
+            values.update(status=FAILED)
+        elif status == "deferred":
+            values.update(status=DEFERRED)
+        else:
+            return
+        await session.execute(update(D).where(
+            D.c.bulletin_id == bulletin_id, D.c.channel == row.channel, D.c.external_id == row.external_id,
+            D.c.status.in_((DEFERRED, QUEUED))).values(**values))
+
+    async def sent_since(self, channel: str, external_ids: Sequence[str],
+                         since: dt.datetime) -> list[tuple[str, dt.datetime]]:
+        """(external id, sent_at) of bulletin deliveries sent to these people on ``channel`` after ``since``
+        (they count among the messages sent since the person last wrote)."""
+        if not external_ids:
+            return []
+        async with self.sessions() as session:
+            rows = (await session.execute(select(D.c.external_id, D.c.sent_at).where(
+                D.c.channel == channel, D.c.external_id.in_(list(external_ids)), D.c.status == DELIVERED,
+                D.c.sent_at > since))).all()
+        return [(str(x), _aware(at)) for x, at in rows if at is not None]  # type: ignore[misc]
 
     async def finish_if_done(self, bulletin_id: int, now: dt.datetime) -> bool:
         async with self.sessions.begin() as session:
@@ -428,21 +536,11 @@ class BulletinStore:
                 .values(status=SENT, finished_at=now, updated_at=now))
             return result.rowcount == 1
 
-    async def heartbeat(self, worker_id: str, host: str, pid: int, now: dt.datetime, ttl: float) -> int:
-        """Register this worker as alive; return how many workers are alive (at least 1)."""
-        async with self.sessions.begin() as session:
-            stmt = insert_for(session, Worker.__table__).values(
-                id=worker_id, host=host[:128], pid=pid, started_at=now, heartbeat_at=now)
-            await session.execute(stmt.on_conflict_do_update(index_elements=["id"], set_={"heartbeat_at": now}))
-            limit = now - dt.timedelta(seconds=ttl)
-            await session.execute(delete(Worker).where(Worker.heartbeat_at < limit - dt.timedelta(seconds=ttl * 10)))
-            alive = (await session.execute(
-                select(func.count()).select_from(Worker).where(Worker.heartbeat_at >= limit))).scalar_one()
-            return max(1, int(alive))
-
-    async def unregister(self, worker_id: str) -> None:
-        async with self.sessions.begin() as session:
-            await session.execute(delete(Worker).where(Worker.id == worker_id))
+    async def heartbeat(self, process_id: str, now: dt.datetime, live_since: dt.datetime) -> int:
+        """This process's heartbeat in ``processes`` (the one table every claim follows); returns how many
+        processes are alive (at least 1): they split each channel's cap."""
+        await beat(self.sessions, process_id, now)
+        return await live_processes(self.sessions, live_since)
 
     async def set_channel_pause(self, channel: str, until: dt.datetime, reason: str = "") -> None:
         async with self.sessions.begin() as session:
@@ -474,4 +572,4 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
 
 
-__all__ = ["BulletinStore", "Claim", "DeliveryStore", "Outcome", "Progress"]
+__all__ = ["BulletinStore", "Claim", "DeliveryStore", "HandOver", "Outcome", "Progress"]

@@ -125,8 +125,9 @@ async def test_crash_with_claimed_rows_resumes_without_skipping(db_engine):
         pending = (await conn.execute(select(Delivery.id).where(Delivery.status == "pending")
                                       .order_by(Delivery.id).limit(25))).scalars().all()
         await conn.execute(update(Delivery).where(Delivery.id.in_(pending)).values(
-            status="sending", claim_token="dead", claimed_at=utcnow() - dt.timedelta(hours=1)))
-    engine2, _ = make_engine(db_engine, sender, claim_timeout=2)
+            status="sending", claim_token="dead", claimed_at=utcnow() - dt.timedelta(seconds=1),
+            claimed_by="host:1:deadbeef"))  # a process with no heartbeat in `processes`
+    engine2, _ = make_engine(db_engine, sender)
     await engine2.run_until_idle(timeout=30)
     counts = sender.counts()
     assert len(counts) == 200, "nobody skipped"
@@ -162,7 +163,7 @@ async def test_two_workers_deliver_each_message_once(db_engine):
         a, b = sender_a.counts(), sender_b.counts()
         assert not set(a) & set(b), "a message went out from both workers"
         assert len(a) + len(b) == 400 and set((a + b).values()) == {1}
-        assert a and b, ("both workers took part", engine_b._status, engine_b.pacers["telegram"].rate, len(sender_b.calls))
+        assert a and b, ("both workers took part", engine_b._status, engine_b.pacer("telegram").rate, len(sender_b.calls))
         assert (await store.progress(bid)).sent == 400
     finally:
         await other_db.dispose()

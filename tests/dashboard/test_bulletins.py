@@ -148,6 +148,15 @@ async def test_create_preview_test_schedule_publish_progress_pause_resume_cancel
         assert 'id="kpi-rate">1.0<' in html and "Làm mới" in html
         assert 'value="3"' in await (await client.get("/dashboard/bulletins")).text()  # <progress> 3 of 4
 
+        # the last subscriber is outside the channel's window: deferred, counted apart, per channel
+        async with bot.services.extra["bulletin"].store.sessions.begin() as session:
+            await session.execute(update(Delivery).where(Delivery.id == ids[3]).values(
+                status="deferred", last_error="Chờ người dân nhắn lại"))
+        html = await (await client.get(detail_url)).text()
+        assert 'id="kpi-deferred">1<' in html and 'id="kpi-pending">0<' in html
+        assert "<tr><td>telegram</td><td>2</td><td>1</td><td>1</td><td>0</td></tr>" in html
+        assert 'value="4"' in await (await client.get("/dashboard/bulletins")).text()
+
         await _post(client, f"/dashboard/bulletins/{bulletin_id}/pause", {}, detail_url)
         assert (await _row(bot, bulletin_id)).status == "paused"
         assert "Cán bộ tạm dừng" in await (await client.get(detail_url)).text()
