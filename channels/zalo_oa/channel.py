@@ -71,7 +71,7 @@ TITLE_LIMIT = 100
 CHOOSE_TEXT = "Anh/chị vui lòng chọn một mục bên dưới:"
 CAPABILITIES = Capabilities(text_limit=TEXT_LIMIT, markup="plain", max_buttons=MAX_BUTTONS,
                             button_label_limit=TITLE_LIMIT, payload_bytes=64, can_edit=False,
-                            contact_cards=True, request_phone=True)
+                            contact_cards=True, request_phone=True, shared_button_slots=True)
 TOKEN_ERRORS = frozenset({-216, -220})
 # Zalo error code -> what it means for delivery (documented codes; others are PermanentError)
 ERROR_MAP: dict[int, str] = {
