@@ -109,7 +109,7 @@ def use_inbox(bot: Bot) -> Inbox:
     return inbox
 
 
-def add_telegram(bot: Bot) -> None:
+def add_telegram(bot: Bot, **channel_kwargs: Any) -> None:
     from channels.telegram import TelegramChannel
 
     s = bot.settings
@@ -120,7 +120,7 @@ def add_telegram(bot: Bot) -> None:
         webhook_url=s.telegram_webhook_url, webhook_secret=s.telegram_webhook_secret,
         webhook_path=s.telegram_webhook_path,  # served where the configured URL points
         on_blocked=bot.services.store.mark_blocked, commands=commands,
-        concurrent_updates=max_concurrent_turns(bot.engine),
+        concurrent_updates=max_concurrent_turns(bot.engine), **channel_kwargs,
     )
     bot.channels.append(channel)
     bot.senders[channel.channel] = channel
@@ -265,6 +265,17 @@ def add_platform_channels(bot: Bot, *, receive: bool = True) -> list[Channel]:
 # --- end Zalo OA, Zalo Bot, Messenger ---------------------------------------------------------------------
 
 
+def add_console(bot: Bot, **console_kwargs: Any) -> Any:
+    """The terminal chat (channels.console): the same handlers, choices as numbered text."""
+    from channels.console import ConsoleChannel
+
+    chat = ConsoleChannel(bot.core.handle, farewell=bot.services.pack.texts.render("smalltalk/goodbye"),
+                          **console_kwargs)
+    bot.senders.setdefault(chat.channel, chat)
+    bot.services.extra["capabilities"][chat.channel] = chat.capabilities
+    return chat
+
+
 async def close_bot(bot: Bot) -> None:
     """Stop the channels a command started, then release the database."""
     for channel in bot.channels:
@@ -290,10 +301,7 @@ async def serve(bot: Bot, *, console: bool) -> None:
         tasks = [asyncio.create_task(factory()) for factory in bot.background]
         try:
             if console:
-                from channels.console import ConsoleChannel
-
-                chat = ConsoleChannel(bot.core.handle, farewell=bot.services.pack.texts.render("smalltalk/goodbye"))
-                bot.senders.setdefault(chat.channel, chat)
+                chat = add_console(bot)
                 await chat.run()
             else:
                 await asyncio.Event().wait()

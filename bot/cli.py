@@ -135,8 +135,7 @@ def add_channel_commands(sub: argparse._SubParsersAction, cli: CliHost) -> None:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from bot.app import build_bot
-    from channels.console import ConsoleChannel
+    from bot.app import add_console, build_bot
 
     settings = settings_or_exit()
     pack = pack_or_exit(settings.content_dir)
@@ -144,8 +143,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     async def main() -> None:
         bot = await build_bot(settings, pack=pack)
         try:
-            chat = ConsoleChannel(bot.core.handle, farewell=bot.services.pack.texts.render("smalltalk/goodbye"))
-            bot.senders[chat.channel] = chat
+            chat = add_console(bot)
             await chat.run()
         finally:
             await bot.close()
