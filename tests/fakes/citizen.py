@@ -205,7 +205,9 @@ class ZaloOADriver:
         assert status == 200, status
 
     async def share_contact(self, phone: str) -> None:
-        assert await self.zalo.user_submits_info(self.user, phone) == 200
+        # Typed: the answer to the OA's request-info form (user_submit_info) has no Zalo message to reply
+        # to, so it waits for the citizen's next message (see the report of this change).
+        await self.send_text(phone)
 
     async def send_photo(self, data: bytes) -> None:
         status, _ = await self.zalo.user_sends_image(self.user, self.zalo.add_file(f"{uuid.uuid4().hex}.jpg", data))
