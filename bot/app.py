@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from dashboard.state import DashboardConfig
 
 from bot.config import Settings
-from bot.database import upgrade
+from bot.database import migrations_problem, upgrade
 from bot.features import FEATURES, build_router, pack_spec
 from core.channel import Channel
 from core.content import ContentPack
@@ -81,6 +81,10 @@ async def build_bot(settings: Settings, *, pack: ContentPack | None = None, migr
     # receiving channel registers how to download its attachments in "downloaders" (channel -> callable).
     services.extra["files"] = store_from_env(settings.extra)
     services.extra["downloaders"] = {}
+    # /readyz (core.web.readyz): async checks returning '' when ready, else one line why not
+    services.extra["readiness"] = [lambda: migrations_problem(engine)]
+    # what each channel can show (core.turns maps a typed number back to the numbered option it saw)
+    services.extra["capabilities"] = {}
     if settings.content_reload_seconds > 0:
         from core.content.watch import watch_pack
 
@@ -105,7 +109,7 @@ def use_inbox(bot: Bot) -> Inbox:
     return inbox
 
 
-def add_telegram(bot: Bot) -> None:
+def add_telegram(bot: Bot, **channel_kwargs: Any) -> None:
     from channels.telegram import TelegramChannel
 
     s = bot.settings
@@ -116,11 +120,12 @@ def add_telegram(bot: Bot) -> None:
         webhook_url=s.telegram_webhook_url, webhook_secret=s.telegram_webhook_secret,
         webhook_path=s.telegram_webhook_path,  # served where the configured URL points
         on_blocked=bot.services.store.mark_blocked, commands=commands,
-        concurrent_updates=max_concurrent_turns(bot.engine),
+        concurrent_updates=max_concurrent_turns(bot.engine), **channel_kwargs,
     )
     bot.channels.append(channel)
     bot.senders[channel.channel] = channel
     bot.services.extra["downloaders"][channel.channel] = channel.download  # attachments into the file store
+    bot.services.extra["capabilities"][channel.channel] = channel.capabilities
     bot.web_routes.append(channel.register_routes)
 
 
@@ -128,6 +133,8 @@ async def add_senders(bot: Bot) -> None:
     """Start the configured channels in send-only mode (workers, CLI commands): they send, never receive."""
     s = bot.settings
     add_web_chat(bot, receive=False)  # web chat answers are stored; the web process pushes them to panels
+    for channel in add_platform_channels(bot, receive=False):
+        await channel.start()
     if s.telegram_enabled:
         from channels.telegram import TelegramChannel
 
@@ -164,6 +171,111 @@ def add_web_chat(bot: Bot, *, receive: bool = True) -> Channel:
 # --- end web chat -----------------------------------------------------------------------------------------
 
 
+# --- Zalo OA, Zalo Bot, Messenger (issues 12, 14) -----------------------------------------------------------
+# Each reads its variables from bot.env (ZALO_OA_*, ZALO_BOT_*, MESSENGER_*; see .env.example) through its
+# adapter's build(); returns None when none of them is set; a wrong value raises ConfigError naming it.
+# receive=False (workers, CLI): send-only, no webhook route, no polling. The caller starts the channel
+# (`serve` does, `add_senders` does for send-only ones).
+def _add_channel(bot: Bot, channel: Channel, *, receive: bool) -> Channel:
+    bot.channels.append(channel)
+    bot.senders[channel.channel] = channel
+    bot.services.extra["downloaders"][channel.channel] = channel.download  # attachments into the file store
+    bot.services.extra["capabilities"][channel.channel] = channel.capabilities
+    if receive:
+        bot.web_routes.append(channel.register_routes)
+    return channel
+
+
+def add_zalo_oa(bot: Bot, *, receive: bool = True, **channel_kwargs: Any) -> Channel | None:
+    """The Zalo Official Account (webhook at ZALO_OA_WEBHOOK_PATH); its policy: 48 h / 8 free replies,
+    then the monthly proactive quota (ZALO_OA_PROACTIVE_MONTHLY_QUOTA), else the message waits."""
+    from bot.config import ConfigError
+    from channels import zalo_oa
+    from channels.zalo_oa.policy import ZaloOAPolicy
+    from channels.zalo_oa.settings import ZaloOASettings
+
+    if not ZaloOASettings.configured(bot.env):
+        return None
+    try:
+        [channel] = zalo_oa.build(bot.env, use_inbox(bot).submit if receive else None, bot.services.store.sessions,
+                                  receive=receive, **channel_kwargs)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    bot.policies[channel.channel] = ZaloOAPolicy(channel.settings.proactive_monthly_quota)  # type: ignore[attr-defined]
+    return _add_channel(bot, channel, receive=receive)
+
+
+def add_zalo_bot(bot: Bot, *, receive: bool = True, **channel_kwargs: Any) -> Channel | None:
+    """The Zalo Bot Platform (webhook when ZALO_BOT_WEBHOOK_URL is set, else long polling): no buttons,
+    choices are numbered text."""
+    from bot.config import ConfigError
+    from channels import zalo_bot
+
+    if not any((bot.env.get(k) or "").strip() for k in ("ZALO_BOT_TOKEN", "ZALO_BOT_WEBHOOK_URL",
+                                                        "ZALO_BOT_WEBHOOK_SECRET")):
+        return None
+    try:
+        [channel] = zalo_bot.build(bot.env, use_inbox(bot).submit if receive else None, receive=receive,
+                                   **channel_kwargs)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return _add_channel(bot, channel, receive=receive)
+
+
+def add_messenger(bot: Bot, *, receive: bool = True, **channel_kwargs: Any) -> Channel | None:
+    """The Facebook Page (webhook at MESSENGER_WEBHOOK_PATH); its policy: 24 h, then MESSENGER_UPDATE_TAG
+    where Meta's rules allow it, else the message waits. Its welcome says the bot is an automated
+    assistant; a revoked token fails /readyz."""
+    from bot.config import ConfigError
+    from channels import messenger
+    from channels.messenger.policy import MessengerPolicy
+
+    try:
+        settings = messenger.MessengerSettings.from_env(bot.env)
+        if not settings.configured:
+            return None
+        if not receive:
+            channel_kwargs.setdefault("set_get_started", False)  # the receiving process sets the button
+        channel = messenger.MessengerChannel(settings, use_inbox(bot).submit if receive else _send_only,
+                                             **channel_kwargs)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    bot.policies[channel.channel] = MessengerPolicy(settings.update_tag)
+    # Meta's policy: automated experiences say so at the start of a conversation (core.menu's welcome)
+    bot.services.extra.setdefault("disclose_automation", set()).add(channel.channel)
+
+    async def messenger_ready() -> str:
+        await channel.health()  # re-checks the token at most every few minutes
+        return channel.ready_reason()
+
+    bot.services.extra["readiness"].append(messenger_ready)
+    return _add_channel(bot, channel, receive=receive)
+
+
+async def _send_only(incoming: Any) -> None:
+    raise RuntimeError("a send-only channel received an event")  # no route is registered: never called
+
+
+def add_platform_channels(bot: Bot, *, receive: bool = True) -> list[Channel]:
+    """Every platform channel whose settings are present (Zalo OA, Zalo Bot, Messenger); ConfigError
+    names the first wrong variable."""
+    added = [add_zalo_oa(bot, receive=receive), add_zalo_bot(bot, receive=receive),
+             add_messenger(bot, receive=receive)]
+    return [channel for channel in added if channel is not None]
+# --- end Zalo OA, Zalo Bot, Messenger ---------------------------------------------------------------------
+
+
+def add_console(bot: Bot, **console_kwargs: Any) -> Any:
+    """The terminal chat (channels.console): the same handlers, choices as numbered text."""
+    from channels.console import ConsoleChannel
+
+    chat = ConsoleChannel(bot.core.handle, farewell=bot.services.pack.texts.render("smalltalk/goodbye"),
+                          **console_kwargs)
+    bot.senders.setdefault(chat.channel, chat)
+    bot.services.extra["capabilities"][chat.channel] = chat.capabilities
+    return chat
+
+
 async def close_bot(bot: Bot) -> None:
     """Stop the channels a command started, then release the database."""
     for channel in bot.channels:
@@ -189,10 +301,7 @@ async def serve(bot: Bot, *, console: bool) -> None:
         tasks = [asyncio.create_task(factory()) for factory in bot.background]
         try:
             if console:
-                from channels.console import ConsoleChannel
-
-                chat = ConsoleChannel(bot.core.handle, farewell=bot.services.pack.texts.render("smalltalk/goodbye"))
-                bot.senders.setdefault(chat.channel, chat)
+                chat = add_console(bot)
                 await chat.run()
             else:
                 await asyncio.Event().wait()

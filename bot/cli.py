@@ -85,10 +85,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"Cấu hình sai: {exc}", file=sys.stderr)
             raise SystemExit(2) from None
         console = False
+        platforms = add_platform_channels_or_exit(bot)  # Zalo OA, Zalo Bot, Messenger when configured
         if settings.telegram_enabled:
             add_telegram(bot)
             mode = "webhook" if settings.telegram_webhook_url else "long polling"
             print(f"Telegram: đang phục vụ ({mode}).", file=sys.stderr)
+        elif platforms:
+            pass
         elif args.chat_when_no_token and stdin_is_terminal():
             print("Chưa đặt TELEGRAM_BOT_TOKEN: mở trò chuyện thử trong terminal (gõ /quit để thoát).",
                   file=sys.stderr)
@@ -106,9 +109,33 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- platform channels (issues 12, 14) -------------------------------------------------------------------
+def add_platform_channels_or_exit(bot: Any) -> list[str]:
+    """Add every platform channel whose settings are present (any channel with its settings runs) and say
+    so; a wrong value stops the start with one line naming it."""
+    from bot.app import add_platform_channels
+
+    try:
+        channels = add_platform_channels(bot)
+    except ConfigError as exc:
+        print(f"Cấu hình sai: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    names = {"zalo_oa": "Zalo OA", "zalo_bot": "Zalo Bot", "messenger": "Messenger"}
+    for channel in channels:
+        print(f"{names.get(channel.channel, channel.channel)}: đang phục vụ.", file=sys.stderr)
+    return [channel.channel for channel in channels]
+
+
+def add_channel_commands(sub: argparse._SubParsersAction, cli: CliHost) -> None:
+    """Channel commands: `cchc-bot zalo set-token|token-status`."""
+    from channels.zalo_oa.cli import add_commands as add_zalo_commands
+
+    add_zalo_commands(sub, cli)
+# --- end platform channels ------------------------------------------------------------------------------
+
+
 def cmd_chat(args: argparse.Namespace) -> int:
-    from bot.app import build_bot
-    from channels.console import ConsoleChannel
+    from bot.app import add_console, build_bot
 
     settings = settings_or_exit()
     pack = pack_or_exit(settings.content_dir)
@@ -116,8 +143,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     async def main() -> None:
         bot = await build_bot(settings, pack=pack)
         try:
-            chat = ConsoleChannel(bot.core.handle, farewell=bot.services.pack.texts.render("smalltalk/goodbye"))
-            bot.senders[chat.channel] = chat
+            chat = add_console(bot)
             await chat.run()
         finally:
             await bot.close()
@@ -177,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli = cli_host()
     add_admin_commands(sub, cli)
+    add_channel_commands(sub, cli)
     for feature in FEATURES:
         if feature.cli is not None:
             feature.cli(sub, cli)

@@ -17,9 +17,13 @@ _SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 MIN_WEBHOOK_SECRET = 32
 DEFAULT_WEBHOOK_PATH = "/telegram/webhook"
 # Paths the bot's own web server already serves: a webhook there would shadow them (or be shadowed).
-RESERVED_PATHS = ("/dashboard", "/bantin", "/healthz")
+RESERVED_PATHS = ("/dashboard", "/bantin", "/healthz", "/readyz")
 MAKE_SECRET = 'python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
 _TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
+
+
+# Variables kept in Settings.extra (Bot.env): the bot's own and the channels' (checked by their adapters).
+EXTRA_PREFIXES = ("CCHC_", "ZALO_", "MESSENGER_")
 
 
 class ConfigError(ValueError):
@@ -181,5 +185,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         web_host=host,
         web_port=port,
         secret_key=secret_key,
-        extra={k: v for k, v in env.items() if k.startswith("CCHC_")},
+        # the channels' own variables travel with the rest (bot.app.add_zalo_oa... read them from bot.env)
+        extra={k: v for k, v in env.items() if k.startswith(EXTRA_PREFIXES)},
     )

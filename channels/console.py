@@ -9,7 +9,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TextIO
 
-from core.channel import fallback_options, fallback_text
+from core.channel import Capabilities, fallback_options, fallback_text
 from core.render import to_plain
 from core.types import Button, Incoming, Reply
 
@@ -19,6 +19,7 @@ QUIT_WORDS = {"/quit", "/exit", "/thoat"}
 
 class ConsoleChannel:
     channel = "console"
+    capabilities = Capabilities(text_limit=1_000_000, markup="plain", max_buttons=0)  # every choice is numbered
 
     def __init__(self, handle: Handle, *, farewell: str = "", user_id: str = "console", display_name: str = "",
                  stdin: TextIO | None = None, stdout: TextIO | None = None) -> None:

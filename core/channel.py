@@ -38,6 +38,7 @@ __all__ = [
     "TokenInvalid",
     "TransientError",
     "fallback_options",
+    "numbered_options",
     "fallback_text",
     "retry_call",
 ]
@@ -111,7 +112,8 @@ class Capabilities:
     ``button_label_limit``: characters of a button title; ``payload_bytes``: bytes of a button payload
     (Telegram's callback_data 64); ``can_edit``: a pressed button's message can be replaced;
     ``contact_cards``: a phone number can be sent as a contact; ``request_phone``: the platform can ask
-    the user to share their own verified phone number.
+    the user to share their own verified phone number; ``shared_button_slots``: links, phone buttons
+    and the contact card take ``max_buttons`` slots too (Zalo OA: past them, every button becomes text).
     """
 
     text_limit: int = 4096
@@ -122,6 +124,7 @@ class Capabilities:
     can_edit: bool = False
     contact_cards: bool = False
     request_phone: bool = False
+    shared_button_slots: bool = False  # link/phone buttons and the contact card count against max_buttons
 
 
 # The smallest payload any channel of the product accepts (Telegram's callback_data: 1-64 bytes).
@@ -227,6 +230,26 @@ def fallback_options(reply: Reply) -> list[Button]:
     """The payload buttons of ``reply`` in the order :func:`fallback_text` numbers them (1-based),
     so a text-only adapter can map the user's "2" back to ``fallback_options(reply)[1].payload``."""
     return [b for row in reply.buttons for b in row if b.kind == ButtonKind.PAYLOAD and b.payload]
+
+
+def numbered_options(reply: Reply, capabilities: Capabilities) -> tuple[Button, ...]:
+    """The payload buttons a channel with ``capabilities`` shows ``reply``'s reader as numbered text
+    options ("1. …"), in order (empty when it shows buttons): the options ``core.render.fit_reply`` makes
+    (too many buttons, labels too long), all of them on a channel without buttons (``max_buttons == 0``),
+    or, where links and numbers share the buttons' slots (``shared_button_slots``), all of them when they
+    do not fit together. The core remembers them so a typed "2" presses the second."""
+    from core.render import fit_reply
+
+    if capabilities.max_buttons <= 0:
+        return tuple(fallback_options(reply))
+    fitted = fit_reply(reply, capabilities)
+    if fitted.options:
+        return fitted.options
+    if capabilities.shared_button_slots:
+        slots = sum(1 for row in fitted.buttons for b in row if b.kind != ButtonKind.REQUEST_CONTACT)
+        if slots + (1 if fitted.contact is not None else 0) > capabilities.max_buttons:
+            return tuple(fallback_options(fitted))
+    return ()
 
 
 def fallback_text(reply: Reply) -> str:

@@ -29,7 +29,26 @@ def register(router: Router) -> None:
     async def start(ctx: Context) -> list[Reply]:
         ctx.log_answer = "start"
         name = ctx.incoming.display_name or ctx.user.display_name
-        return [Reply(text=ctx.text("start/welcome", name=name), buttons=main_menu(ctx))]
+        text = ctx.text("start/welcome", name=name)
+        if discloses_automation(ctx):  # e.g. Messenger: Meta's policy asks automated experiences to say so
+            text = f"{ctx.text('start/automated')}\n\n{text}"
+        return [Reply(text=text, buttons=main_menu(ctx))]
+
+    @router.payload("sys")
+    async def platform_event(ctx: Context) -> list[Reply]:
+        """Platform events adapters hand on as ``sys:<event>`` payloads: ``sys:follow`` (the person
+        followed the account) is welcomed like /start; ``sys:unfollow`` leaves the bulletin (through the
+        entry the bulletin feature registers) and says nothing: nothing can reach them any more."""
+        event = payload_args(ctx.incoming.payload)[:1]
+        if event == ["follow"]:
+            return await start(ctx)
+        if event == ["unfollow"]:
+            ctx.log_answer = "unfollow"
+            leave = router.entries.get("bulletin.unsubscribe_all")
+            if leave is not None:
+                await leave(ctx)
+            return []
+        return await stale_button(ctx)
 
     @router.command("menu", visible="cmd.menu")
     async def menu(ctx: Context) -> list[Reply]:
@@ -53,6 +72,12 @@ def register(router: Router) -> None:
             ctx.log_answer = f"menu:{args[0]}:unavailable"
             return [Reply(text=ctx.text("menu/unavailable"), buttons=main_menu(ctx))]
         return await handler(ctx)
+
+
+def discloses_automation(ctx: Context) -> bool:
+    """Whether this channel's welcome must say the bot is automated (the app wiring lists such channels
+    in ``services.extra["disclose_automation"]``)."""
+    return ctx.incoming.channel in ctx.services.extra.get("disclose_automation", ())
 
 
 async def stale_button(ctx: Context) -> list[Reply]:

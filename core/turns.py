@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -10,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.storage.repos import UNCHANGED, StaleTurn
 from core.context import Context, Services
-from core.menu import main_menu, stale_button
+from core.channel import numbered_options
+from core.menu import discloses_automation, main_menu, stale_button
 from core.router import Router
 from core.sanitize import clean_incoming
 from core.types import Incoming, Reply
@@ -21,6 +23,9 @@ STALE_RETRIES = 5  # the same user's turns run concurrently only outside the inb
 AlsoWithReplies = Callable[[AsyncSession, list[Reply]], Awaitable[None]]
 
 # Last resort when even the templates cannot be rendered (a broken pack reload): never show a traceback.
+# users.memo key: the payloads of the numbered options the user was last shown (core.channel.numbered_options)
+OPTIONS_MEMO = "options"
+
 LAST_RESORT = "Xin lỗi, hệ thống đang bận. Bạn vui lòng thử lại sau ít phút."
 
 
@@ -61,12 +66,36 @@ class Core:
         incoming = clean_incoming(incoming)  # issue 9: every string from outside cleaned (core/sanitize.py)
         store = self.services.store
         user, state = await store.begin_turn(incoming.channel, incoming.user_id, incoming.display_name)
+        first_turn = user.turn_seq == 0
+        incoming = chosen_option(incoming, user.memo)
         ctx = Context(incoming=incoming, user=user, state=state, services=self.services, defer_writes=True,
                       router=self.router)
         replies = await self._route(ctx)
+        if first_turn and discloses_automation(ctx) and incoming.command != "start" and replies:
+            replies = [Reply(text=ctx.text("start/automated")), *replies]  # the start of a conversation
+        memo = self._remember_options(incoming.channel, user.memo, replies)
         await store.finish_turn(user, state=ctx.state if ctx.state_changed else UNCHANGED, log=_log_entry(ctx),
-                                also=(lambda session: also(session, replies)) if also is not None else None)
+                                also=(lambda session: also(session, replies)) if also is not None else None,
+                                memo=memo)
         return replies
+
+    def _remember_options(self, channel: str, memo: dict[str, Any] | None, replies: list[Reply]) -> dict[str, Any] | None:
+        """The user's memo with the numbered options this turn's last reply with buttons shows on this
+        channel (None when nothing changes): a typed number then presses that option next turn."""
+        caps = self.services.extra.get("capabilities", {}).get(channel)
+        options: list[str] = []
+        if caps is not None:
+            for reply in reversed(replies):
+                if reply.buttons:
+                    options = [b.payload for b in numbered_options(reply, caps)]
+                    break
+        memo = memo or {}
+        if options == memo.get(OPTIONS_MEMO, []):
+            return None
+        new = {k: v for k, v in memo.items() if k != OPTIONS_MEMO}
+        if options:
+            new[OPTIONS_MEMO] = options
+        return new
 
     async def _route(self, ctx: Context) -> list[Reply]:
         incoming, router = ctx.incoming, self.router
@@ -93,6 +122,19 @@ class Core:
         ctx.log_answer = "unsupported"
         template = "errors/attachment" if (incoming.attachments or incoming.location or incoming.contact_phone) else "errors/no_text"
         return [Reply(text=ctx.text(template), buttons=main_menu(ctx))]
+
+
+def chosen_option(incoming: Incoming, memo: dict[str, Any] | None) -> Incoming:
+    """A bare number the user typed after a reply that showed numbered options ("1. …") is the option's
+    button: ``Incoming(payload=…)``. Any other text, or a number outside the options, stays text."""
+    options = (memo or {}).get(OPTIONS_MEMO) or []
+    text = incoming.text.strip().rstrip(".")
+    if incoming.payload or not options or not text.isascii() or not text.isdigit() or len(text) > 3:
+        return incoming
+    n = int(text)
+    if not 1 <= n <= len(options):
+        return incoming
+    return replace(incoming, text="", payload=str(options[n - 1]))
 
 
 def _log_entry(ctx: Context) -> dict[str, Any] | None:

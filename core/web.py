@@ -42,11 +42,36 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "uptime_s": round(time.monotonic() - request.app[STARTED], 1)})
 
 
+async def readyz(request: web.Request) -> web.Response:
+    """Readiness: the database answers and every check the app registered in
+    ``services.extra["readiness"]`` (async callables returning '' when ready, else one line why not:
+    migrations at head, each configured channel's credentials) passes. 503 with the reasons otherwise."""
+    services = request.app[SERVICES]
+    problems: list[str] = []
+    try:
+        async with services.store.sessions() as session:
+            await session.execute(text("SELECT 1"))
+    except Exception:  # noqa: BLE001 - any database failure means "not ready"
+        problems.append("database: unreachable")
+    else:
+        for check in services.extra.get("readiness", ()):
+            try:
+                reason = await check()
+            except Exception as exc:  # noqa: BLE001 - a failing check is a reason, never a 500
+                reason = f"{getattr(check, '__name__', 'check')}: {type(exc).__name__}"
+            if reason:
+                problems.append(reason)
+    if problems:
+        return web.json_response({"status": "error", "problems": problems}, status=503)
+    return web.json_response({"status": "ok"})
+
+
 def create_web_app(services: Services, features: Sequence[WebFeature] = ()) -> web.Application:
     app = web.Application(client_max_size=20 * 1024 * 1024)
     app[SERVICES] = services
     app[STARTED] = time.monotonic()
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
     for feature in features:
         feature(app)
     return app

@@ -71,8 +71,10 @@ TITLE_LIMIT = 100
 CHOOSE_TEXT = "Anh/chị vui lòng chọn một mục bên dưới:"
 CAPABILITIES = Capabilities(text_limit=TEXT_LIMIT, markup="plain", max_buttons=MAX_BUTTONS,
                             button_label_limit=TITLE_LIMIT, payload_bytes=64, can_edit=False,
-                            contact_cards=True, request_phone=True)
+                            contact_cards=True, request_phone=True, shared_button_slots=True)
 TOKEN_ERRORS = frozenset({-216, -220})
+# message ids events.py makes up for events without a Zalo msg_id (follow, unfollow, a form without one)
+SYNTHETIC_IDS = ("follow:", "unfollow:", "info:")
 # Zalo error code -> what it means for delivery (documented codes; others are PermanentError)
 ERROR_MAP: dict[int, str] = {
     -32: "rate_limited",
@@ -283,6 +285,8 @@ class ZaloOAChannel:
         """Deliver ``replies`` (see ``core.channel.Sender``); ``reply_to`` = the citizen's message_id this
         answers (a free reply). ``paid_broadcast`` is ignored. Raises DeliveryError subclasses with
         ``delivered`` = replies that fully arrived."""
+        if reply_to.startswith(SYNTHETIC_IDS):  # a follow/form event: no Zalo message to reply to
+            reply_to = ""
         if not reply_to and self.settings.proactive_monthly_quota <= 0:
             raise OutsideWindow("proactive Zalo OA messages are off (ZALO_OA_PROACTIVE_MONTHLY_QUOTA=0); "
                                 "deliver with the citizen's next message")

@@ -27,7 +27,7 @@ M = TypeVar("M", bound=BaseModel)
 
 # Templates and button labels the core itself uses (menu, errors); features declare theirs in a PackSpec.
 CORE_TEMPLATES: tuple[str, ...] = (
-    "start/welcome", "menu/main", "menu/help", "menu/unavailable",
+    "start/welcome", "start/automated", "menu/main", "menu/help", "menu/unavailable",
     "errors/internal", "errors/stale_button", "errors/unknown_command", "errors/no_text", "errors/attachment",
 )
 CORE_LABELS: tuple[str, ...] = (

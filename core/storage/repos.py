@@ -81,19 +81,23 @@ class Store:
         return user, state
 
     async def finish_turn(self, user: User, *, state: FlowState | None | _Unchanged = UNCHANGED,
-                          log: dict[str, Any] | None = None, also: AlsoInTurn | None = None) -> None:
+                          log: dict[str, Any] | None = None, also: AlsoInTurn | None = None,
+                          memo: dict[str, Any] | None = None) -> None:
         """What a chat turn leaves behind, in ONE write transaction: the user's last_seen (display name,
         no longer blocked), the new flow state (a FlowState to save, None to clear, UNCHANGED to leave it),
         the interaction-log row (`log_interaction` keywords, None when already written) and whatever
-        ``also(session)`` writes (the inbox: the event done and the replies owed).
+        ``also(session)`` writes (the inbox: the event done and the replies owed); ``memo``: the user's
+        memo to store (None: unchanged).
 
         Raises :class:`StaleTurn` (and writes nothing) when another turn of this user committed since
         ``begin_turn`` read ``user.turn_seq``."""
         async with self.sessions.begin() as session:
+            values: dict[str, Any] = {"last_seen": utcnow(), "display_name": user.display_name, "blocked_at": None,
+                                      "turn_seq": User.turn_seq + 1}
+            if memo is not None:  # the user's whole memo, as the turn leaves it
+                values["memo"] = memo
             done = await session.execute(
-                update(User).where(User.id == user.id, User.turn_seq == user.turn_seq)
-                .values(last_seen=utcnow(), display_name=user.display_name, blocked_at=None,
-                        turn_seq=User.turn_seq + 1))
+                update(User).where(User.id == user.id, User.turn_seq == user.turn_seq).values(**values))
             if done.rowcount != 1:
                 raise StaleTurn(f"user {user.id}")
             user.turn_seq += 1

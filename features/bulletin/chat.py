@@ -96,7 +96,19 @@ def _short(title: str, limit: int = 40) -> str:
     return title if len(title) <= limit else title[: limit - 1].rstrip() + "…"
 
 
+async def unsubscribe_all(ctx: Context) -> list[Reply]:
+    """The person left the channel (e.g. unfollowed the Zalo OA): end their subscription quietly."""
+    service = _service(ctx)
+    if service is None:
+        return []
+    if ctx.state is not None and ctx.state.flow == FLOW:
+        await ctx.clear_state()
+    await service.unsubscribe(ctx.user.id)
+    return []
+
+
 def register(router: Router) -> None:
+    router.entry("bulletin.unsubscribe_all")(unsubscribe_all)
     router.menu_target("bulletin", "bantin")
     router.menu_target("subscribe", "dangky")
     router.command("dangky", visible="cmd.subscribe")(subscribe_start)
