@@ -2,8 +2,9 @@
 
 Every official-side method takes an `Actor` (see `permissions.py`), checks `can_view`/`can_act`, changes the
 report in ONE transaction together with its history event, the audit entry and any message owed to the
-citizen (outbox), and only then tries to deliver that message. So a failed Telegram call never loses an
-event: the outbox row stays pending and the background retry sends it later.
+citizen (a row of the core outbox, `services.outbox`, ref ``feedback:<report id>``), and only then tries to
+deliver that message. So a failed send never loses an event: the outbox row stays pending (or waits for the
+citizen's next message, as the channel's delivery policy decides) and the outbox's run loop sends it later.
 
 Errors: `NotFound` (no such report), `Forbidden` (not allowed: the dashboard answers 403),
 `InvalidTransition` (e.g. resolving a closed report: 409/flash message), `InvalidInput` (bad reason, unknown
@@ -39,7 +40,6 @@ from features.feedback.models import (
     Report,
     ReportEvent,
 )
-from features.feedback.notify import Notifier
 from features.feedback.permissions import (  # noqa: F401 (re-exported for the dashboard)
     ACTIONS,
     Actor,
@@ -51,6 +51,8 @@ from features.feedback.permissions import (  # noqa: F401 (re-exported for the d
     sees_all,
 )
 from features.feedback.routing import route
+from core.delivery import MessageKind
+from core.outbox import MessageState
 from core.render import to_plain
 from core.storage.models import User
 from core.web import positive_int
@@ -253,6 +255,9 @@ class ReportDetail:
     audit: list[AuditView]
     allowed_actions: frozenset[str]  # what this actor may do now (state machine ∩ permissions)
     version: int
+    # Every message owed to the citizen for this report and how it stands (sent, waiting and why, failed),
+    # from the core outbox (`Outbox.states`), oldest first.
+    messages: tuple[MessageState, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -324,6 +329,11 @@ def _decode_cursor(cursor: str) -> tuple[dt.datetime, int]:
         raise InvalidInput("bad cursor") from exc
 
 
+def outbox_ref(report_id: int) -> str:
+    """What the report's messages to the citizen are filed under in the core outbox (`Outbox.states`)."""
+    return f"feedback:{report_id}"
+
+
 def _clean(text: str, limit: int = MAX_TEXT) -> str:
     return (text or "").strip()[:limit]
 
@@ -334,8 +344,7 @@ class FeedbackService:
     def __init__(self, services: Any) -> None:
         self._services = services
         self.sessions = services.store.sessions
-        self.senders: dict[str, Any] = services.extra.setdefault("senders", {})
-        self.notifier = Notifier(self.sessions, self.senders, self.now, lambda: list(self.settings.retry_minutes))
+        self.outbox = services.outbox  # the core's one outbound pipeline (core/outbox.py)
         self._calendar: tuple[int, WorkCalendar] | None = None
 
     # --- pack helpers -------------------------------------------------------------------------------
@@ -743,9 +752,14 @@ class FeedbackService:
                 if not await self._viewed_recently(s, actor, report.id):
                     s.add(self._audit(actor, report.id, "view"))
                     await s.flush()
-                return await self._detail(s, actor, report)
+                detail = await self._detail(s, actor, report)
+        if allowed:
+            return await self._with_messages(detail)
         await self._deny(actor, report_id, "view")
         raise Forbidden(f"report {report_id}")
+
+    async def _with_messages(self, detail: ReportDetail) -> ReportDetail:
+        return dataclasses.replace(detail, messages=tuple(await self.outbox.states(outbox_ref(detail.id))))
 
     async def stats(self, actor: Actor, *, created_from: dt.datetime | None = None,
                     created_to: dt.datetime | None = None) -> Stats:
@@ -877,18 +891,15 @@ class FeedbackService:
                                                                  "to_status": event.to_status}
                                                                 if event.to_status else {})}))
                 if notify and public:
-                    row = await self._enqueue_citizen(s, report, event)
-                    if row is not None:
-                        await s.flush()
-                        outbox_ids.append(row.id)
+                    outbox_ids += await self._enqueue_citizen(s, report, event)
                 await s.flush()
                 detail = await self._detail(s, actor, report)
         if denied is not None:
             await self._deny(actor, report_id, action)
             raise denied(f"{action} on report {report_id}")
         if outbox_ids:
-            await self.notifier.deliver(outbox_ids)
-        return detail
+            await self.outbox.deliver(outbox_ids)
+        return await self._with_messages(detail)
 
     def citizen_message(self, report: Report, event: ReportEvent) -> list[Reply]:
         """The chat message a citizen gets for an event (templates feedback/notify)."""
@@ -907,14 +918,17 @@ class FeedbackService:
         rows.append([Button(labels.get("fb.view", "Xem phản ánh"), payload=f"fb:v:{report.code}")])
         return [Reply(text=text, buttons=rows)]
 
-    async def _enqueue_citizen(self, s: Any, report: Report, event: ReportEvent) -> Any:
+    async def _enqueue_citizen(self, s: Any, report: Report, event: ReportEvent) -> list[int]:
+        """The message this event owes the citizen, as an outbox row in the event's transaction."""
         if report.user_id is None:
-            return None
+            return []
         user = await s.get(User, report.user_id)
         if user is None:
-            return None
-        return self.notifier.enqueue(s, report_id=report.id, event_id=event.id, user_id=user.id, channel=user.channel,
-                                     external_id=user.external_id, replies=self.citizen_message(report, event))
+            return []
+        kind = MessageKind.OFFICIAL_ANSWER if event.kind == "reply" else MessageKind.STATUS_CHANGE
+        return [await self.outbox.enqueue(s, channel=user.channel, external_id=user.external_id,
+                                          replies=self.citizen_message(report, event), kind=kind,
+                                          ref=outbox_ref(report.id), claim=True)]
 
     async def accept(self, actor: Actor, report_id: int, note: str = "") -> ReportDetail:
         return await self._act(actor, report_id, "accept", text=note)
@@ -951,10 +965,6 @@ class FeedbackService:
         return await self._act(actor, report_id, "duplicate", text=note, duplicate_of=original)
 
     # --- background ---------------------------------------------------------------------------------
-    async def retry_notifications(self, limit: int = 100) -> int:
-        """Send due outbox messages again; returns how many were delivered."""
-        return await self.notifier.retry_due(limit)
-
     async def expire_drafts(self) -> int:
         """Delete attachments of drafts abandoned longer than the pack's draft TTL (plus a margin)."""
         from sqlalchemy import delete
