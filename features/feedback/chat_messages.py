@@ -15,14 +15,14 @@ from core.types import Button, Reply
 Label = Callable[[str], str]  # label key -> text the citizen reads
 
 
-def rate_row(raw_code: str, label: Label) -> list[Button]:
+def rate_row(raw: str, label: Label) -> list[Button]:
     """The 1–5 rating buttons for a report (tracking code without its dash)."""
-    return [Button(label(f"fb.rate.{n}"), payload=f"fb:rt:{raw_code}:{n}") for n in range(1, 6)]
+    return [Button(label(f"fb.rate.{n}"), payload=f"fb:rt:{raw}:{n}") for n in range(1, 6)]
 
 
-def reopen_row(raw_code: str, label: Label) -> list[Button]:
+def reopen_row(raw: str, label: Label) -> list[Button]:
     """"Chưa hài lòng": reopen a resolved report."""
-    return [Button(label("fb.reopen"), payload=f"fb:ro:{raw_code}")]
+    return [Button(label("fb.reopen"), payload=f"fb:ro:{raw}")]
 
 
 def citizen_message(service: Any, report: Report, event: ReportEvent) -> list[Reply]:
