@@ -21,6 +21,7 @@ from typing import Any
 
 from features.feedback import codes
 from features.feedback.attachments import Intake, chat_name, intake
+from features.feedback.chat_messages import rate_row, reopen_row
 from features.feedback.config import settings_of
 from features.feedback.places import index_for
 from features.feedback.routing import suggest_categories
@@ -576,9 +577,9 @@ async def show_report(ctx: Context, code: str) -> list[Reply]:
     raw = codes.normalize(view.code)
     rows: list[list[Button]] = []
     if view.can_rate and view.rating is None:
-        rows.append([Button(ctx.label(f"fb.rate.{n}"), payload=f"fb:rt:{raw}:{n}") for n in range(1, 6)])
+        rows.append(rate_row(raw, ctx.label))
     if view.can_reopen:
-        rows.append([Button(ctx.label("fb.reopen"), payload=f"fb:ro:{raw}")])
+        rows.append(reopen_row(raw, ctx.label))
     rows += _continue_row(ctx)
     rows.append([back_to_menu(ctx)])
     text = ctx.text("feedback/lookup_show", v=view, status=service.status_label(view.status),

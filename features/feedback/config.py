@@ -54,7 +54,8 @@ class FeedbackSettings(Strict):
     comment_max: int = Field(default=1000, ge=10, le=4000)
     history_max: int = Field(default=10, ge=1, le=50)
     commune_matches: int = Field(default=5, ge=1, le=8)
-    # Minutes to wait before each new attempt to deliver a message to a citizen; then it is marked failed.
+    # Accepted so packs written before migration 0010 still load, and not read: messages to citizens are
+    # rows of the core outbox, which retries every message with one policy (core/outbox.py).
     retry_minutes: list[int] = Field(default_factory=lambda: [1, 5, 30, 120, 720], min_length=1)
     # Saturdays/Sundays the province declares working days (make-up days for long holidays).
     extra_working_days: list[dt.date] = Field(default_factory=list)

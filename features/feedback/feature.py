@@ -1,8 +1,8 @@
 """The feedback feature (phản ánh, kiến nghị): the report flow in chat, routing, tracking, officials'
 dashboard pages, notifications and ratings.
 
-* install: `services.extra["feedback"]` = FeedbackService; a background task retries undelivered
-  messages to citizens and forgets attachments of abandoned drafts;
+* install: `services.extra["feedback"]` = FeedbackService; a background task forgets attachments of
+  abandoned drafts (messages to citizens are rows of the core outbox, retried by its run loop);
 * content: `content/feedback.yaml` (settings) as `pack.extras["feedback"]`, the templates and labels the
   feature renders are required so a pack missing one fails `cchc-bot content check`;
 * CLI: `cchc-bot feedback ...` (bot/feedback/cli.py).
@@ -42,7 +42,7 @@ LABELS = (
 )
 
 
-RETRY_EVERY_SECONDS = 30.0
+EXPIRE_EVERY_SECONDS = 300.0
 
 
 def install(host: Host) -> None:
@@ -54,16 +54,15 @@ def install(host: Host) -> None:
     host.dashboard_pages.append(PAGE)
 
     async def worker() -> None:
-        """Retry owed messages and drop abandoned drafts' attachments, forever (cancelled on shutdown)."""
+        """Drop abandoned drafts' attachments, forever (cancelled on shutdown)."""
         while True:
             try:
-                await service.retry_notifications()
                 await service.expire_drafts()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("feedback background round failed")
-            await asyncio.sleep(RETRY_EVERY_SECONDS)
+            await asyncio.sleep(EXPIRE_EVERY_SECONDS)
 
     host.background.append(worker)
 

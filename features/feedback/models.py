@@ -1,4 +1,4 @@
-"""Feedback tables: reports, their public/internal history, attachments, the notification outbox, the audit log.
+"""Feedback tables: reports, their public/internal history, attachments, the audit log.
 
 Why this shape:
 * `feedback_reports` carries everything the officials' queue filters and sorts on, so the queue is one indexed
@@ -11,8 +11,9 @@ Why this shape:
   store (`core.files`, key = SHA-256); the row keeps that hash, the size and the type found in the bytes, the
   cleaned original name, and the platform id only as a reference (rows without a hash predate 0007).
 * `feedback_events` is the report's history (what the citizen sees when `public`, plus internal notes);
-  `feedback_audit` is who viewed or changed what (officials' accountability); `feedback_outbox` holds every
-  message owed to a citizen until the channel accepted it, so a failed send is retried, never lost.
+  `feedback_audit` is who viewed or changed what (officials' accountability). Messages owed to a citizen are
+  rows of the core outbox (`outbox_messages`, ref `feedback:<report id>`; the table `feedback_outbox` was
+  merged into it by migration 0010).
 """
 from __future__ import annotations
 
@@ -145,31 +146,6 @@ class ReportEvent(Base):
     text: Mapped[str] = mapped_column(Text, default="")
     public: Mapped[bool] = mapped_column(Boolean, default=True)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-
-
-class Notification(Base):
-    """Outbox: a message owed to a citizen. Written in the same transaction as the event that causes it."""
-
-    __tablename__ = "feedback_outbox"
-    __table_args__ = (
-        Index("ix_feedback_outbox_due", "status", "next_attempt_at"),
-        Index("ix_feedback_outbox_report", "report_id"),
-    )
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    report_id: Mapped[int] = mapped_column(ForeignKey("feedback_reports.id", ondelete="CASCADE"))
-    event_id: Mapped[int | None] = mapped_column(ForeignKey("feedback_events.id", ondelete="SET NULL"), default=None)
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), default=None)
-    channel: Mapped[str] = mapped_column(String(32))
-    external_id: Mapped[str] = mapped_column(String(128))
-    # [{"text": ..., "buttons": [[{"label": ..., "payload": ...}]]}]
-    replies: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, sent, failed, blocked
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    last_error: Mapped[str] = mapped_column(String(256), default="")
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    sent_at: Mapped[dt.datetime | None] = mapped_column(default=None)
 
 
 class AuditEntry(Base):

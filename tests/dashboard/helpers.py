@@ -74,7 +74,8 @@ class RecordingSender:
     def __init__(self) -> None:
         self.sent: list[tuple[str, list]] = []
 
-    async def send(self, user_id: str, replies, *, retry: bool = True) -> None:
+    async def send(self, user_id: str, replies, *, retry: bool = True, paid_broadcast: bool = False,
+                   reply_to: str = "") -> None:
         self.sent.append((user_id, list(replies)))
 
     def texts_to(self, user_id: str) -> list[str]:

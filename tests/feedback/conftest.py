@@ -18,7 +18,8 @@ class RecordingSender:
         self.sent: list[tuple[str, list[Reply]]] = []
         self.fail_with: Exception | None = None
 
-    async def send(self, user_id: str, replies: Sequence[Reply], *, retry: bool = True) -> None:
+    async def send(self, user_id: str, replies: Sequence[Reply], *, retry: bool = True, paid_broadcast: bool = False,
+                   reply_to: str = "") -> None:
         if self.fail_with is not None:
             raise self.fail_with
         self.sent.append((user_id, list(replies)))

@@ -5,7 +5,8 @@ import pytest
 from sqlalchemy import select
 
 from core.channel import Blocked, TransientError
-from features.feedback.models import AuditEntry, Notification, Report
+from core.storage.models import OutboxMessage
+from features.feedback.models import AuditEntry, Report
 from features.feedback.permissions import Actor, can_act, can_view
 from features.feedback.service import Forbidden, InvalidInput, InvalidTransition, QueueFilter
 from tests.feedback.conftest import Chat, officer, receiving_supervisor
@@ -120,38 +121,44 @@ async def test_rating_comment_and_reopen(bot, sender, service, pack):
     assert "Không thể mở lại" in chat.text
 
 
+async def _owed(bot, rid: int) -> list[OutboxMessage]:
+    """The report's messages to the citizen in the core outbox, oldest first."""
+    async with bot.services.store.sessions() as s:
+        return list((await s.execute(select(OutboxMessage).where(OutboxMessage.ref == f"feedback:{rid}")
+                                     .order_by(OutboxMessage.id))).scalars())
+
+
 async def test_failed_notification_is_kept_and_retried(bot, sender, service, pack):
     _, rid = await _file(bot, user_id="9004")
     sup = receiving_supervisor(pack)
     sender.fail_with = TransientError("network down")
     await service.reply(sup, rid, "Trả lời quan trọng")  # the action succeeds even though delivery failed
-    async with bot.services.store.sessions() as s:
-        row = (await s.execute(select(Notification))).scalar_one()
-    assert row.status == "pending" and row.attempts == 1
-    assert await service.retry_notifications() == 0  # not due yet
+    [row] = await _owed(bot, rid)
+    assert (row.status, row.attempts, row.kind, row.channel, row.external_id) == (
+        "pending", 1, "official_answer", "telegram", "9004")
+    outbox = bot.services.outbox
+    assert await outbox.run_once() == 0  # not due yet
     sender.fail_with = None
-    real = bot.services.clock
-    bot.services.clock = lambda: real() + dt.timedelta(minutes=2)
+    real = outbox.clock
+    outbox.clock = lambda: real() + dt.timedelta(minutes=2)
     try:
-        assert await service.retry_notifications() == 1
+        assert await outbox.run_once() == 1  # the outbox's run loop (every bot process runs it) retries it
     finally:
-        bot.services.clock = real
+        outbox.clock = real
     assert "Trả lời quan trọng" in sender.texts_for("9004")[-1]
     # blocked citizens are not retried
     sender.fail_with = Blocked("blocked")
     await service.reply(sup, rid, "Lần hai")
-    async with bot.services.store.sessions() as s:
-        statuses = sorted((await s.execute(select(Notification.status))).scalars())
-    assert statuses == ["blocked", "sent"]
+    assert [(r.status, r.reason) for r in await _owed(bot, rid)] == [
+        ("sent", ""), ("failed", "người dân đã chặn hoặc bỏ theo dõi")]
 
 
 async def test_missing_sender_keeps_message_pending(bot, service, pack):
     _, rid = await _file(bot, user_id="9005")
     bot.services.extra["senders"].pop("telegram", None)
     await service.accept(receiving_supervisor(pack), rid)
-    async with bot.services.store.sessions() as s:
-        row = (await s.execute(select(Notification))).scalar_one()
-    assert row.status == "pending" and "no sender" in row.last_error
+    [row] = await _owed(bot, rid)
+    assert (row.status, row.kind, row.reason) == ("pending", "status_change", "chưa có kênh để gửi")
 
 
 async def test_reject_duplicate_and_input_checks(bot, sender, service, pack):

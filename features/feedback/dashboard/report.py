@@ -46,6 +46,8 @@ EVENT_LABELS = {
     "citizen_comment": "Ý kiến người dân", "routed": "Tự động chuyển đơn vị",
 }
 
+MESSAGE_KINDS = {"official_answer": "Trả lời của cán bộ", "status_change": "Thông báo thay đổi trạng thái"}
+
 
 def _report_id(request: web.Request) -> int:
     report_id = int_param(request.match_info["report_id"])
@@ -78,6 +80,7 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
         "chosen": chosen,
         "event_labels": EVENT_LABELS,
         "action_labels": ACTION_LABELS,
+        "message_kinds": MESSAGE_KINDS,
     }, active="queue")
 
 
