@@ -101,7 +101,7 @@ def use_inbox(bot: Bot) -> Inbox:
     handles the turns and sends the replies for the life of the process."""
     inbox = bot.services.extra.get("inbox")
     if inbox is None:
-        inbox = Inbox(bot.services.store.sessions, bot.core.handle, bot.services.outbox,
+        inbox = Inbox(bot.services.store.sessions, bot.core.handle, bot.services.outbox, clock=bot.services.clock,
                       max_parallel=max_concurrent_turns(bot.engine), dead_after=bot.settings.inbox_dead_after,
                       keep_days=bot.settings.inbox_keep_days)
         bot.services.extra["inbox"] = inbox

@@ -280,12 +280,15 @@ class Inbox:
             await session.execute(delete(Process).where(Process.id == self.process_id))
 
     async def prune(self) -> int:
-        """Delete handled events and sent replies older than ``keep_days``, and long-dead processes."""
+        """Delete handled events, and sent or failed turn replies and bulletin deliveries, older than
+        ``keep_days``, and long-dead processes. Messages that belong to a record (an official's answer or a
+        status change of a report) are kept: the report page shows them as long as the report exists."""
         cutoff = self.clock() - dt.timedelta(days=self.keep_days)
         async with self.sessions.begin() as session:
             gone = (await session.execute(delete(InboxEvent).where(
                 InboxEvent.status.in_(("done", "parked")), InboxEvent.received_at < cutoff))).rowcount or 0
             gone += (await session.execute(delete(OutboxMessage).where(and_(
-                OutboxMessage.status.in_(("sent", "failed")), OutboxMessage.created_at < cutoff)))).rowcount or 0
+                OutboxMessage.status.in_(("sent", "failed")), OutboxMessage.created_at < cutoff,
+                OutboxMessage.kind.in_((MessageKind.REPLY.value, MessageKind.BULLETIN.value)))))).rowcount or 0
             await session.execute(delete(Process).where(Process.heartbeat_at < self.clock() - dt.timedelta(days=1)))
         return int(gone)

@@ -41,11 +41,7 @@ async def test_start_menu_faq_slogan_and_hotlines(citizen, pack) -> None:
     assert any("Khẩu hiệu" in b for b in citizen.buttons)
 
 
-async def test_a_whole_report_tracked_and_answered(citizen, pack, request) -> None:
-    if citizen.channel == "zalo_oa":  # features/feedback/notify.py sends without the outbox's Zalo policy
-        request.applymarker(pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-            "the official's answer goes through the feedback notifier, not core.outbox with ZaloOAPolicy: "
-            "sent without reply_to it is refused as proactive (quota 0); passes once feedback uses the outbox")))
+async def test_a_whole_report_tracked_and_answered(citizen, pack) -> None:
     await citizen.say("/phananh")
     assert "Bước 1/5" in citizen.last_text
     await citizen.press("Thái độ, tác phong")
@@ -94,3 +90,22 @@ async def test_an_anonymous_report(citizen) -> None:
     await citizen.press("Gửi ẩn danh")
     await citizen.press("Gửi")
     assert CODE.search(citizen.last_text) and "đã được gửi" in citizen.last_text
+
+
+async def test_zalo_oa_answer_outside_the_window_waits_for_the_citizens_next_message(sqlite_engine, pack) -> None:
+    async with citizen_on("zalo_oa", sqlite_engine, pack) as citizen:
+        await test_an_anonymous_report(citizen)
+        service = citizen.bot.services.extra["feedback"]
+        [item] = (await service.list_queue(receiving_supervisor(pack))).items
+        citizen.later(49)  # Zalo OA: free replies only within 48 hours of the citizen's last message
+        await service.reply(receiving_supervisor(pack), item.id, "Cổng đã được khắc phục, mời bạn nộp lại.")
+        [answer] = [s for s in await citizen.bot.services.outbox.states(f"feedback:{item.id}")
+                    if s.kind == "official_answer"]
+        assert answer.status == "deferred" and "48 giờ" in answer.reason
+        with pytest.raises(TimeoutError):
+            await citizen.wait_for("Cổng đã được khắc phục", timeout=1.5)
+        await citizen.say("cho hỏi phản ánh của tôi thế nào rồi")
+        await citizen.wait_for("Cổng đã được khắc phục")  # it comes first, with the citizen's next message
+        [answer] = [s for s in await citizen.bot.services.outbox.states(f"feedback:{item.id}")
+                    if s.kind == "official_answer"]
+        assert answer.status == "sent"

@@ -2,17 +2,14 @@
 ``processes`` heartbeat decides when others take the claim over), so the bulletin's own worker table goes.
 Delivery statuses ``deferred`` and ``queued`` need no schema change (plain strings).
 
-NOTE for the merge: written beside another branch's 0010; this file says ``down_revision = "0009"`` and
-the lead re-chains it after 0010 when both land (only this line changes).
-
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
