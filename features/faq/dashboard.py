@@ -50,10 +50,11 @@ async def unanswered_page(request: web.Request) -> web.StreamResponse:
     days = PERIODS[period]
     since = services.clock() - dt.timedelta(days=days) if days else None
     learned = await faq.learned.list(limit=200) if faq.learned is not None else []
+    # `source` is the masked question (never a phone or ID number, not even in a hidden field or the table)
     done = {fold(r.source) for r in learned if r.active and r.source}
-    rows = [(question, mask_personal(question), count)
-            for question, count in await services.store.unanswered(since=since, limit=200 + len(done))
-            if fold(question) not in done][:200]
+    masked = [(mask_personal(question), count)
+              for question, count in await services.store.unanswered(since=since, limit=200 + len(done))]
+    rows = [(question[:512], question, count) for question, count in masked if fold(question[:512]) not in done][:200]
     me = current_official(request)
     return render(request, "unanswered.html", {
         "rows": rows, "period": period, "periods": PERIODS, "can_learn": role_at_least(me.role, LEARN_ROLE),
@@ -75,7 +76,7 @@ async def learn(request: web.Request) -> web.StreamResponse:
     me = current_official(request)
     form = await request.post()
     action = str(form.get("action", ""))
-    question, source = str(form.get("question", ""))[:2000], str(form.get("source", ""))[:512]
+    question, source = str(form.get("question", ""))[:2000], mask_personal(str(form.get("source", "")))[:512]
     titles = _titles(services.pack)
     try:
         if action == "variant":

@@ -7,7 +7,7 @@ One row per decision taken on the "Câu hỏi chưa trả lời" page:
 * ``kind = "topic"``: a draft new topic (``entry_id`` its proposed id, ``title``, ``group_id``) with
   ``question`` as its first question; it is not answered until the province writes the answer in the pack.
 
-``source`` is the unanswered question's normalised form it came from (so the page stops listing it).
+``source`` is the unanswered question it came from, normalised and masked (so the page stops listing it).
 ``decided_by``/``decided_at`` say who and when; ``withdrawn_by``/``withdrawn_at`` an undo (the row stays);
 ``exported_at`` when `cchc-bot content export-learned` last wrote it into the pack's YAML.
 """

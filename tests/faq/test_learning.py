@@ -155,6 +155,7 @@ async def test_dashboard_learning_roles_csrf_masking_and_record(bot) -> None:
         await login(client, "tt.lead")
         html = await (await client.get("/dashboard/unanswered?days=all")).text()
         assert 'action="/dashboard/unanswered/learn"' in html and f'value="{TARGET}"' in html
+        assert "0912345678" not in html  # not even in the forms' hidden fields
         no_token = await client.post("/dashboard/unanswered/learn", allow_redirects=False,
                                      data={"action": "variant", "question": QUESTION, "entry": TARGET})
         assert no_token.status == 403 and await bot.services.extra["faq"].learned.list() == []
