@@ -164,6 +164,7 @@ class FaqService:
         if plain_fold(question) in known:
             raise Refused("Mục này đã có câu hỏi này.")
         row = await self._store().add(kind=VARIANT, question=question, entry_id=entry_id, by=by, source=source)
+        log.info("FAQ learned #%d: a variant of %s, by %s", row.id, entry_id, by)
         await self.refresh_learned()
         return row
 
@@ -185,11 +186,14 @@ class FaqService:
         catalogue = self.pack.extras.get("procedures")
         if catalogue is not None:
             taken |= {p.id for p in catalogue.procedures}
-        return await self._store().add(kind=TOPIC, question=question, entry_id=topic_id(title, taken), title=title,
-                                       group_id=group_id, by=by, source=source)
+        row = await self._store().add(kind=TOPIC, question=question, entry_id=topic_id(title, taken), title=title,
+                                      group_id=group_id, by=by, source=source)
+        log.info("FAQ learned #%d: draft topic %s in %s, by %s", row.id, row.entry_id, group_id, by)
+        return row
 
     async def withdraw(self, learned_id: int, *, by: str) -> Learned | None:
         row = await self._store().withdraw(learned_id, by)
         if row is not None:
+            log.info("FAQ learned #%d withdrawn by %s", learned_id, by)
             await self.refresh_learned()
         return row
