@@ -97,6 +97,7 @@ class FaqService:
         self._lock = threading.Lock()  # the pack watcher rebuilds from a thread, learning from another
         self._variants: dict[str, tuple[str, ...]] = {}
         self._stamp: tuple[int, int, int] | None = None
+        self._refreshing = asyncio.Lock()
         self.pack = pack
         self.rebuild(pack)
 
@@ -106,10 +107,11 @@ class FaqService:
             self.pack = pack
             self._build()
 
-    def _use_variants(self, variants: dict[str, tuple[str, ...]]) -> None:
-        with self._lock:
+    def _use_variants(self, variants: dict[str, tuple[str, ...]], stamp: tuple[int, int, int]) -> None:
+        with self._lock:  # the index and the stamp it reflects change together (even if the poller is cancelled)
             self._variants = variants
             self._build()
+            self._stamp = stamp
 
     def _build(self) -> None:  # under self._lock
         pack = self.pack
@@ -131,13 +133,13 @@ class FaqService:
         taken them); True when it was rebuilt. The build runs in a thread: the event loop keeps serving."""
         if self.learned is None:
             return False
-        stamp = await self.learned.stamp()  # read before the rows: a change in between is seen next time
-        if stamp == self._stamp:
-            return False
-        rows = await self.learned.list(active_only=True)
-        await asyncio.to_thread(self._use_variants, variants_by_entry(rows))
-        self._stamp = stamp
-        return True
+        async with self._refreshing:  # the poller and a dashboard decision never apply an older state last
+            stamp = await self.learned.stamp()  # read before the rows: a change in between is seen next time
+            if stamp == self._stamp:
+                return False
+            rows = await self.learned.list(active_only=True)
+            await asyncio.to_thread(self._use_variants, variants_by_entry(rows), stamp)
+            return True
 
     async def follow_learned(self, interval: float) -> None:
         """Background task of every bot process: pick up what officials taught the FAQ anywhere."""

@@ -3,6 +3,7 @@ process updated without a restart, the dashboard (roles, CSRF), the export into 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import re
 import shutil
@@ -83,6 +84,8 @@ async def test_another_process_picks_up_a_decision_without_a_restart(bot) -> Non
         assert other.understand(QUESTION).answer_id == TARGET
     finally:
         task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
     # a pack reload keeps the learned variants
     other.rebuild(bot.services.pack)
     assert other.understand(QUESTION).answer_id == TARGET
