@@ -200,8 +200,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_content_commands(content)
     from bot.features import FEATURES
     from dashboard.cli import add_commands as add_admin_commands
+    from features.faq.cli import add_content_commands as add_faq_content_commands
 
     cli = cli_host()
+    add_faq_content_commands(content, cli)  # content export-learned
     add_admin_commands(sub, cli)
     add_channel_commands(sub, cli)
     for feature in FEATURES:

@@ -251,10 +251,15 @@ def _load_faq(root: Path, texts: Texts | None, report: Report) -> tuple[list[Faq
         if group is None:
             continue
         groups.append(group)
+        todo = {tuple(t.path) for t in doc.todos}
         for i, raw_entry in enumerate(raw_entries):
             ids_here = raw_entry.get("id") if isinstance(raw_entry, dict) else None
             if isinstance(ids_here, str):
                 ids.append((ids_here, file, doc.line_of(("entries", i))))
+            if isinstance(raw_entry, dict) and raw_entry.get("answer") is None and ("entries", i, "answer") in todo:
+                # a draft topic (`answer: !todo`, e.g. proposed from the dashboard): checked, warned, not answered
+                _validate(doc, FaqEntry, report, data={**raw_entry, "answer": "-"}, prefix=("entries", i))
+                continue
             entry = _validate(doc, FaqEntry, report, data=raw_entry, prefix=("entries", i))
             if entry is None:
                 continue

@@ -1,4 +1,5 @@
-"""`cchc-bot faq match|eval|unanswered`: the FAQ engine from the terminal, for content editors."""
+"""`cchc-bot faq match|eval|unanswered|learned` and `cchc-bot content export-learned`: the FAQ engine and what
+officials taught it, from the terminal, for content editors."""
 from __future__ import annotations
 
 import argparse
@@ -56,6 +57,91 @@ def cmd_unanswered(args: argparse.Namespace) -> int:
     return 0
 
 
+def _learned_store(settings):  # noqa: ANN001, ANN202
+    from core.storage.db import make_engine, session_factory
+    from features.faq.learning import LearnedStore
+
+    engine = make_engine(settings.database_url)
+    return engine, LearnedStore(session_factory(engine))
+
+
+def cmd_learned(args: argparse.Namespace) -> int:
+    """Every decision taken on the "Câu hỏi chưa trả lời" page, newest first, with who and when."""
+    from dashboard.render import vntime
+
+    settings = args.cli.settings()
+
+    async def main():  # noqa: ANN202
+        engine, store = _learned_store(settings)
+        try:
+            return await store.list(limit=args.limit)
+        finally:
+            await engine.dispose()
+
+    rows = asyncio.run(main())
+    if not rows:
+        print("Chưa có câu hỏi nào được bổ sung vào hỏi đáp.")
+    for r in rows:
+        state = ("đã hủy" if not r.active else "đã ghi vào gói" if r.exported_at else
+                 "chờ viết câu trả lời" if r.kind == "topic" else "bot đang dùng")
+        target = f"chủ đề mới {r.entry_id} “{r.title}”" if r.kind == "topic" else r.entry_id
+        print(f"#{r.id}\t{target}\t{r.question}\t{r.decided_by} {vntime(r.decided_at)}\t{state}")
+    return 0
+
+
+def cmd_export_learned(args: argparse.Namespace) -> int:
+    """`cchc-bot content export-learned [dir] [--apply]`: the learned variants and draft topics into the pack."""
+    from features.faq.export import describe, exported_now, plan_export, write_export
+
+    directory = Path(args.dir or os.environ.get("CCHC_CONTENT_DIR") or "content")
+    if not (directory / "faq").is_dir():
+        print(f"{directory}: không phải gói nội dung (thiếu thư mục faq/)", file=sys.stderr)
+        return 2
+    settings = args.cli.settings()
+
+    async def rows():  # noqa: ANN202
+        engine, store = _learned_store(settings)
+        try:
+            return await store.list()
+        finally:
+            await engine.dispose()
+
+    async def mark(ids: list[int]) -> None:
+        engine, store = _learned_store(settings)
+        try:
+            await store.mark_exported(ids)
+        finally:
+            await engine.dispose()
+
+    plan = plan_export(directory, asyncio.run(rows()))
+    for line in describe(plan, directory):
+        print(line)
+    if not plan.added:
+        print("Không có gì mới để ghi vào gói nội dung.")
+        if plan.present:
+            asyncio.run(mark(exported_now(plan)))
+        return 0
+    if not args.apply:
+        print(f"Chạy lại với --apply để ghi {len(plan.added)} mục vào {directory}.")
+        return 0
+    write_export(plan)
+    asyncio.run(mark(exported_now(plan)))
+    print(f"Đã ghi {len(plan.added)} mục vào {directory}; kiểm tra lại gói nội dung:")
+    report = args.cli.pack(directory).report  # an invalid pack: the report (file, line) and exit 1
+    print(f"{len(report.errors)} lỗi, {len(report.warnings)} cảnh báo "
+          "(chủ đề mới cần viết câu trả lời: xem cchc-bot content check).")
+    return 0
+
+
+def add_content_commands(content: argparse._SubParsersAction, cli: CliHost) -> None:
+    """`cchc-bot content export-learned` (the issue's name; it lives with the content commands)."""
+    ex = content.add_parser("export-learned",
+                            help="ghi các câu hỏi cán bộ đã bổ sung từ trang Câu hỏi chưa trả lời vào tệp hỏi đáp")
+    ex.add_argument("dir", nargs="?", help="gói nội dung (mặc định: CCHC_CONTENT_DIR hoặc content)")
+    ex.add_argument("--apply", action="store_true", help="ghi vào tệp (mặc định: chỉ liệt kê)")
+    ex.set_defaults(func=cmd_export_learned, cli=cli)
+
+
 def add_commands(sub: argparse._SubParsersAction, cli: CliHost) -> None:
     faq = sub.add_parser("faq", help="hỏi đáp").add_subparsers(dest="faq_command", required=True)
     faq.add_parser("match", help="đọc câu hỏi từ stdin, in JSON mỗi dòng").set_defaults(func=cmd_match, cli=cli)
@@ -65,3 +151,6 @@ def add_commands(sub: argparse._SubParsersAction, cli: CliHost) -> None:
     un = faq.add_parser("unanswered", help="các câu hỏi bot chưa trả lời được")
     un.add_argument("--limit", type=int, default=100)
     un.set_defaults(func=cmd_unanswered, cli=cli)
+    le = faq.add_parser("learned", help="các câu hỏi cán bộ đã bổ sung vào hỏi đáp (ai, khi nào)")
+    le.add_argument("--limit", type=int, default=200)
+    le.set_defaults(func=cmd_learned, cli=cli)
