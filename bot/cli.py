@@ -6,6 +6,7 @@ mistakes as one clear line.
 from __future__ import annotations
 
 import argparse
+import errno
 import asyncio
 import logging
 import os
@@ -21,6 +22,15 @@ def _setup_logging() -> None:
     from core.logsafe import configure
 
     configure(os.environ.get("CCHC_LOG_LEVEL", "INFO"))  # libraries held at WARNING even at DEBUG
+
+
+def _load_env_file(path: str = ".env") -> None:
+    """Settings from ``.env`` in the working folder (see .env.example), under what the environment already
+    sets: the environment wins, as with systemd's EnvironmentFile and docker's env_file."""
+    from dotenv import load_dotenv
+
+    if os.path.isfile(path):
+        load_dotenv(path, override=False)
 
 
 def settings_or_exit() -> Settings:
@@ -106,6 +116,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         asyncio.run(main())
     except KeyboardInterrupt:
         pass
+    except OSError as exc:  # the web server's address is taken (another bot, another program)
+        if exc.errno not in (errno.EADDRINUSE, errno.EACCES):
+            raise
+        print(f"Không mở được máy chủ web tại {settings.web_host}:{settings.web_port} (cổng đang được dùng "
+              "hoặc không được phép): đặt CCHC_WEB_PORT khác rồi chạy lại.", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -134,6 +150,17 @@ def add_channel_commands(sub: argparse._SubParsersAction, cli: CliHost) -> None:
 # --- end platform channels ------------------------------------------------------------------------------
 
 
+async def _deliver_owed(bot: Any, every: float = 2.0) -> None:
+    """Send the messages owed to people (an official's answer, a status change) while a command runs."""
+    from bot.app import use_inbox
+
+    inbox = use_inbox(bot)
+    while True:
+        await inbox.heartbeat()
+        await bot.services.outbox.run_once()
+        await asyncio.sleep(every)
+
+
 def cmd_chat(args: argparse.Namespace) -> int:
     from bot.app import add_console, build_bot
 
@@ -142,10 +169,13 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
     async def main() -> None:
         bot = await build_bot(settings, pack=pack)
+        outbox = asyncio.create_task(_deliver_owed(bot))  # officials' answers reach this terminal too
         try:
             chat = add_console(bot)
             await chat.run()
         finally:
+            outbox.cancel()
+            await asyncio.gather(outbox, return_exceptions=True)
             await bot.close()
 
     asyncio.run(main())
@@ -213,6 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    _load_env_file()
     _setup_logging()
     args = build_parser().parse_args(argv)
     return int(args.func(args) or 0)

@@ -80,3 +80,16 @@ async def test_the_configured_webhook_path_is_the_one_served(bot_sqlite) -> None
         served = await client.post("/cchc/hook", json={}, headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"})
         assert served.status == 403  # the route exists (and checks the secret)
         assert (await client.post("/telegram/webhook", json={})).status in (404, 405)
+
+
+def test_a_dot_env_file_is_read_under_the_environment(tmp_path, monkeypatch) -> None:
+    """`.env` (copied from .env.example) is read; what the environment already sets wins."""
+    from bot.cli import _load_env_file
+
+    env_file = tmp_path / ".env"
+    env_file.write_text("CCHC_WEB_PORT=8095\nCCHC_CONTENT_RELOAD_SECONDS=3\n", encoding="utf-8")
+    monkeypatch.delenv("CCHC_WEB_PORT", raising=False)  # restored (absent) after the test
+    monkeypatch.setenv("CCHC_CONTENT_RELOAD_SECONDS", "7")
+    _load_env_file(str(env_file))
+    settings = load_settings()
+    assert settings.web_port == 8095 and settings.content_reload_seconds == 7

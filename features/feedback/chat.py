@@ -121,6 +121,16 @@ def _category_buttons(ctx: Context, d: str, only: list[str] | None = None) -> li
     return rows
 
 
+def _commune_examples(ctx: Context) -> list[str]:
+    """Two of the pack's own communes as a citizen would type them: one name with diacritics, one without
+    (so a province's pack never shows another province's places)."""
+    communes = ctx.pack.agencies.communes[:2]
+    examples = [" ".join(c.name.split(" ")[1:]) if c.name.split(" ")[0] in ("Xã", "Phường") else c.name
+                for c in communes[:1]]
+    examples += [" ".join(plain_words(c.name)) for c in communes[1:2]]
+    return examples
+
+
 def prompt(ctx: Context, step: str, data: dict[str, Any]) -> list[Reply]:
     """The question of `step` with its buttons."""
     d = data["d"]
@@ -128,7 +138,7 @@ def prompt(ctx: Context, step: str, data: dict[str, Any]) -> list[Reply]:
     if step == "category":
         return [Reply(text=ctx.text("feedback/ask_category"), buttons=[*_category_buttons(ctx, d), _cancel_row(ctx, d)])]
     if step == "commune":
-        return [Reply(text=ctx.text("feedback/ask_commune"),
+        return [Reply(text=ctx.text("feedback/ask_commune", examples=_commune_examples(ctx)),
                       buttons=[[_btn(ctx, "fb.unknown_commune", d, "m:x")], _cancel_row(ctx, d)])]
     if step == "description":
         return [Reply(text=ctx.text("feedback/ask_description", min=s.description_min, max=s.description_max),
@@ -314,7 +324,8 @@ async def in_flow(ctx: Context) -> list[Reply]:
             return await _advance(ctx, data, "commune")
         unknown = [_btn(ctx, "fb.unknown_commune", d, "m:x")]
         if not candidates:
-            return [Reply(text=ctx.text("feedback/commune_none", query=text[:60]), buttons=[unknown, _cancel_row(ctx, d)])]
+            return [Reply(text=ctx.text("feedback/commune_none", query=text[:60], examples=_commune_examples(ctx)),
+                          buttons=[unknown, _cancel_row(ctx, d)])]
         data["cands"] = candidates
         await _save(ctx, "commune", data)
         rows = [[Button(_short(service.commune_name(cid)), payload=f"fb:{d}:m:{i}")] for i, cid in enumerate(candidates)]
