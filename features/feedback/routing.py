@@ -2,8 +2,10 @@
 
 Order, first hit wins (all of it data in `content/agencies.yaml`, so a merger or a new commune is a data edit):
 1. `routing:` rules in file order. A rule matches when each condition it sets holds: its `category`, its
-   `commune`, and (when it lists `keywords`) at least one keyword occurring in the description — compared
-   without diacritics, on word boundaries. A rule with only keywords is a keyword hint across categories.
+   `commune`, and (when it lists `keywords`) at least one keyword occurring in the description — whole words,
+   diacritics-aware (`vntext.normalize.word_matches`: a word typed with diacritics matches only the same word,
+   one typed without matches every word that folds to it). A rule with only keywords is a keyword hint
+   across categories.
 2. The category's `route_to_commune: true` and a known commune with an agency: the commune's People's Committee.
 3. The category's own `agency`.
 4. The commune's `agency` (categories without an agency of their own).
@@ -11,11 +13,10 @@ Order, first hit wins (all of it data in `content/agencies.yaml`, so a merger or
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from core.content.schema import AgencyFile
-from vntext.normalize import fold
+from vntext.normalize import count_phrases, first_phrase, plain_words
 
 
 @dataclass(frozen=True)
@@ -27,21 +28,13 @@ class RoutingDecision:
     params: dict[str, str] = field(default_factory=dict)
 
 
-def _folded(text: str) -> str:
-    return " " + re.sub(r"[^0-9a-z]+", " ", fold(text).lower()).strip() + " "
-
-
-def keyword_hit(keywords: list[str], folded_text: str) -> str:
-    """The first keyword occurring in the (already folded) text on word boundaries, or ''."""
-    for kw in keywords:
-        needle = _folded(kw)
-        if needle.strip() and needle in folded_text:
-            return kw
-    return ""
+def keyword_hit(keywords: list[str], words: list[str]) -> str:
+    """The first keyword occurring in `words` (`plain_words` of the text), diacritics-aware, or ''."""
+    return first_phrase(words, keywords)
 
 
 def route(agencies: AgencyFile, category_id: str, commune_id: str | None, description: str = "") -> RoutingDecision:
-    text = _folded(description)
+    text = plain_words(description)
     category = next((c for c in agencies.categories if c.id == category_id), None)
     commune = next((c for c in agencies.communes if c.id == commune_id), None) if commune_id else None
     for i, rule in enumerate(agencies.routing):
@@ -67,10 +60,10 @@ def route(agencies: AgencyFile, category_id: str, commune_id: str | None, descri
 
 def suggest_categories(agencies: AgencyFile, text: str, limit: int = 3) -> list[str]:
     """Category ids whose keywords occur in free text (a hint when the citizen types instead of pressing)."""
-    folded = _folded(text)
+    words = plain_words(text)
     scored = []
     for i, cat in enumerate(agencies.categories):
-        hits = sum(1 for kw in cat.keywords if _folded(kw).strip() and _folded(kw) in folded)
+        hits = count_phrases(words, cat.keywords)
         if hits:
             scored.append((-hits, i, cat.id))
     return [cid for _, _, cid in sorted(scored)[:limit]]
