@@ -17,6 +17,7 @@ from features.feedback.dashboard.common import (
     status_labels,
 )
 from dashboard.render import render
+from features.feedback.routing import rule_label
 
 MAX_TEXT = 4000
 
@@ -78,6 +79,7 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
         "chosen": chosen,
         "event_labels": EVENT_LABELS,
         "action_labels": ACTION_LABELS,
+        "routing_label": rule_label(report.routing_rule),
     }, active="queue")
 
 
