@@ -1,4 +1,7 @@
-""""Câu hỏi chưa trả lời": what citizens asked that the FAQ could not answer (content editors' to-do list)."""
+""""Câu hỏi chưa trả lời": what citizens asked that the FAQ could not answer (content editors' to-do list).
+
+Citizens paste phone and ID numbers into questions; nobody below admin owns these texts, so the numbers are
+masked (`core.masking.mask_numbers`) for every other role."""
 from __future__ import annotations
 
 import datetime as dt
@@ -6,7 +9,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from dashboard.auth import require_role
+from core.masking import mask_numbers
+from dashboard.auth import current_official, require_role
 from dashboard.registry import NavItem, Page
 from core.web import SERVICES
 
@@ -24,6 +28,9 @@ async def unanswered_page(request: web.Request) -> web.StreamResponse:
     days = PERIODS[period]
     since = services.clock() - dt.timedelta(days=days) if days else None
     rows = await services.store.unanswered(since=since, limit=200)
+    me = current_official(request)
+    if me is None or me.role != "admin":
+        rows = [(mask_numbers(question), count) for question, count in rows]
     return render(request, "unanswered.html", {"rows": rows, "period": period, "periods": PERIODS},
                   active="unanswered")
 

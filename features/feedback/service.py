@@ -22,6 +22,7 @@ from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from core.content.holidays import calendar_of
+from core.masking import mask_numbers
 from features.feedback import codes
 from features.feedback.config import FeedbackSettings, settings_of
 from features.feedback.deadlines import WorkCalendar
@@ -694,7 +695,8 @@ class FeedbackService:
             category_title=self.category_title(report.category_id), commune_id=report.commune_id,
             commune_name=self.commune_name(report.commune_id), agency_id=report.agency_id,
             agency_name=self.agency_name(report.agency_id), routing_rule=report.routing_rule,
-            routing_reason=report.routing_reason, description=report.description, anonymous=report.anonymous,
+            routing_reason=report.routing_reason, anonymous=report.anonymous,
+            description=report.description if personal else mask_numbers(report.description),
             contact_name=report.contact_name if personal else mask_name(report.contact_name),
             phone=(report.phone or "") if personal else mask_phone(report.phone), personal_visible=personal,
             channel=report.channel, created_at=report.created_at, updated_at=report.updated_at,
@@ -800,7 +802,7 @@ class FeedbackService:
                 "contact_name": r.contact_name if personal else mask_name(r.contact_name),
                 "phone": (r.phone or "") if personal else mask_phone(r.phone),
                 "rating": str(r.rating) if r.rating is not None else "",
-                "description": r.description,
+                "description": r.description if personal else mask_numbers(r.description),
             })
         async with self.sessions.begin() as s:
             s.add(self._audit(actor, None, "export", {"rows": len(rows), "filters": {
