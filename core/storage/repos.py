@@ -44,11 +44,18 @@ def _interaction(*, user_id: int | None, channel: str, kind: str, text: str = ""
                        answer=answer[:128], decision=decision, score=score)
 
 
+BlockedHook = Callable[[AsyncSession, list[int], dt.datetime], Awaitable[None]]
+
+
 class Store:
     """The foundation's data access. One short transaction per call; safe across workers."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
+        # What features do when people block the bot (the bulletin ends their subscription): called by
+        # `mark_blocked` inside its transaction with the users' ids and the time. A feature registers one in
+        # its `install(host)`; the channels and the outbox only report "blocked" to the core.
+        self.blocked_hooks: list[BlockedHook] = []
 
     # users -------------------------------------------------------------------------------------------
     async def touch_user(self, channel: str, external_id: str, display_name: str = "") -> User:
@@ -142,12 +149,18 @@ class Store:
                 user.memo = {**(user.memo or {}), key: value}
 
     async def mark_blocked(self, channel: str, external_id: str) -> None:
+        """The person blocked the bot (a channel's "kicked" update, or a send refused for good): the user is
+        marked blocked and every `blocked_hooks` runs in the same transaction."""
+        now = utcnow()
         async with self.sessions.begin() as session:
-            await session.execute(
+            ids = list((await session.execute(
                 update(User)
                 .where(User.channel == channel, User.external_id == external_id)
-                .values(blocked_at=utcnow())
-            )
+                .values(blocked_at=now)
+                .returning(User.id)
+            )).scalars())
+            for hook in self.blocked_hooks if ids else ():
+                await hook(session, ids, now)
 
     # dialogue state ----------------------------------------------------------------------------------
     async def get_state(self, user_id: int) -> FlowState | None:
