@@ -148,6 +148,20 @@ class Store:
             if user is not None:
                 user.memo = {**(user.memo or {}), key: value}
 
+    async def recent_turns(self, user_id: int, seconds: float, answers: tuple[str, ...] = ()) -> int:
+        """How many turns of this user the interaction log holds from the last `seconds` (only those answered
+        with one of `answers`, when given). The log is the database's, so the count is the same in every
+        process: what per-user rate limits count (core/turns.py, the tracking-code look-up)."""
+        from sqlalchemy import func
+
+        since = utcnow() - dt.timedelta(seconds=seconds)
+        stmt = select(func.count()).select_from(Interaction).where(
+            Interaction.created_at >= since, Interaction.user_id == user_id)
+        if answers:
+            stmt = stmt.where(Interaction.answer.in_(answers))
+        async with self.sessions() as session:
+            return int(await session.scalar(stmt) or 0)
+
     async def mark_blocked(self, channel: str, external_id: str) -> None:
         """The person blocked the bot (a channel's "kicked" update, or a send refused for good): the user is
         marked blocked and every `blocked_hooks` runs in the same transaction."""
