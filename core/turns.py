@@ -78,7 +78,7 @@ class Core:
         count is shared by every process through the database). Other users are never delayed by it: the
         inbox runs one event per user at a time and different users in parallel."""
         limit = int(self.services.extra.get("turns_per_minute", TURNS_PER_MINUTE))
-        if limit <= 0 or await self.services.store.recent_turns(ctx.user.id, 60) < limit:
+        if limit <= 0 or getattr(ctx.user, "recent_turns", 0) < limit:  # counted by begin_turn's one read
             return None
         warned = await self.services.store.recent_turns(ctx.user.id, 60, (RATE_LIMITED,))
         ctx.log_answer = RATE_LIMITED

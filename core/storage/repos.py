@@ -44,6 +44,7 @@ def _interaction(*, user_id: int | None, channel: str, kind: str, text: str = ""
                        answer=answer[:128], decision=decision, score=score)
 
 
+RECENT_TURNS_WINDOW = 60  # seconds: `begin_turn` counts the user's turns in this window (`User.recent_turns`)
 BlockedHook = Callable[[AsyncSession, list[int], dt.datetime], Awaitable[None]]
 
 
@@ -69,17 +70,27 @@ class Store:
         A known user is only read here; `finish_turn` refreshes last_seen/display_name/blocked_at in the
         turn's one write transaction (each commit is a disk sync: on SQLite's single writer that, not the
         query count, bounds throughput). A new user (first message) or an expired state is written here."""
+        from sqlalchemy import func
+
+        recent = (select(func.count()).select_from(Interaction)  # the per-user rate limit's count (core/turns.py)
+                  .where(Interaction.user_id == User.id,
+                         Interaction.created_at >= utcnow() - dt.timedelta(seconds=RECENT_TURNS_WINDOW))
+                  .correlate(User).scalar_subquery())
         async with self.sessions() as session:  # one round trip: the user LEFT JOIN their state
             found = (await session.execute(
-                select(User, DialogueState).outerjoin(DialogueState, DialogueState.user_id == User.id)
+                select(User, DialogueState, recent).outerjoin(DialogueState, DialogueState.user_id == User.id)
                 .where(User.channel == channel, User.external_id == external_id))).first()
             user, row = (found[0], found[1]) if found is not None else (None, None)
+            if user is not None:
+                user.recent_turns = int(found[2] or 0)  # not a column: turns in the last RECENT_TURNS_WINDOW s
             expired = row is not None and row.expires_at is not None and row.expires_at <= utcnow()
             state = None if row is None or expired else FlowState(row.flow, row.step, dict(row.data or {}),
                                                                    row.expires_at)
         if user is None or expired:
+            recent_turns = user.recent_turns if user is not None else 0
             async with self.sessions.begin() as session:
                 user = await self._upsert_user(session, channel, external_id, display_name)
+                user.recent_turns = recent_turns
                 return user, await self._live_state(session, user.id)
         # what finish_turn will store, as the turn's handlers should already see it
         user.blocked_at = None
