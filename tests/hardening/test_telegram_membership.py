@@ -43,3 +43,14 @@ async def test_an_empty_message_is_answered_as_no_text(bot):
         assert incoming is not None and not incoming.attachments and incoming.text == ""
         [reply] = await bot.core.handle(incoming)
         assert "chỉ đọc được tin nhắn chữ" in reply.text and "tệp" not in reply.text
+
+
+def test_other_adapters_make_up_no_attachment_for_an_empty_message():
+    from channels.messenger.channel import to_incoming as messenger
+    from channels.zalo_bot.channel import to_incoming as zalo_bot
+
+    m = messenger({"sender": {"id": "55"}, "message": {"mid": "m.1", "text": ""}})
+    z = zalo_bot({"event_name": "message.text.received",
+                  "message": {"from": {"id": "66"}, "chat": {"chat_type": "PRIVATE"}, "text": "", "message_id": "z1"}})
+    for incoming in (m, z):
+        assert incoming is not None and not incoming.attachments and incoming.text == ""
