@@ -27,6 +27,7 @@ from core.delivery import DeliveryPolicy
 from core.inbox import Inbox, new_process_id
 from core.outbox import Outbox
 from core.pacing import Pacers
+from core.render import to_plain
 from core.storage.db import max_concurrent_turns, session_factory
 from core.storage.repos import Store
 from core.turns import Core
@@ -120,6 +121,7 @@ def add_telegram(bot: Bot, **channel_kwargs: Any) -> None:
         webhook_url=s.telegram_webhook_url, webhook_secret=s.telegram_webhook_secret,
         webhook_path=s.telegram_webhook_path,  # served where the configured URL points
         on_blocked=bot.services.store.mark_blocked, commands=commands,
+        group_notice=lambda: to_plain(bot.services.pack.texts.render("errors/group")),  # then it leaves the group
         concurrent_updates=max_concurrent_turns(bot.engine), **channel_kwargs,
     )
     bot.channels.append(channel)

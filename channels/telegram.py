@@ -126,8 +126,8 @@ def to_incoming(update: Update) -> Incoming | None:
     if loc is not None:
         location = Location(loc.latitude, loc.longitude)
     text = msg.text or msg.caption or ""
-    if not (text or attachments or contact_phone or location):
-        attachments.append(Attachment("other"))  # poll, dice, game...: let the core say it cannot read it
+    # A message with nothing the core can read (empty text, poll, dice, game...) carries no attachment: the
+    # core answers "I only read text" (errors/no_text), never "I received your file".
     return Incoming(
         channel=CHANNEL,
         user_id=str(user.id),
@@ -231,6 +231,7 @@ class TelegramChannel:
         webhook_secret: str | None = None,
         webhook_path: str = "/telegram/webhook",
         on_blocked: BlockedFn | None = None,
+        group_notice: Callable[[], str] | None = None,
         polling_timeout: float = 30.0,
         commands: Sequence[tuple[str, str]] = (),
         connect_timeout: float = 5.0,
@@ -268,6 +269,7 @@ class TelegramChannel:
         self.webhook_path = webhook_path
         self._secret = webhook_secret
         self._on_blocked = on_blocked
+        self._group_notice = group_notice  # the pack's one polite line before leaving a group (app wiring)
         self.polling_timeout = polling_timeout
         self.commands = list(commands)
         self.typing_after = typing_after
@@ -443,8 +445,7 @@ class TelegramChannel:
         assert self._submit is not None
         member = update.my_chat_member
         if member is not None:
-            if member.chat.type == "private" and member.new_chat_member.status == "kicked":
-                await self._notify_blocked(str(member.chat.id))
+            await self._membership(member)
             return
         incoming = to_incoming(update)
         if incoming is None:
@@ -485,9 +486,7 @@ class TelegramChannel:
     async def _process(self, update: Update) -> None:
         member = update.my_chat_member
         if member is not None:
-            if member.chat.type == "private" and member.new_chat_member.status == "kicked":
-                log.debug("telegram: user %s blocked the bot", member.from_user.id)
-                await self._notify_blocked(str(member.chat.id))
+            await self._membership(member)
             return
         incoming = to_incoming(update)
         cq = update.callback_query
@@ -647,6 +646,30 @@ class TelegramChannel:
         if retry:
             return await retry_call(attempt, **self._retry)  # type: ignore[arg-type]
         return await attempt()
+
+    async def _membership(self, member: Any) -> None:
+        """The bot's own membership changed. A private chat "kicked": the person blocked the bot — reported to
+        the core at once (`on_blocked`: the user is marked blocked, the bulletin ends the subscription).
+        Added to a group, supergroup or channel: one polite line (the pack's, given by the app) and leave —
+        the bot serves people one to one."""
+        chat_type, status = member.chat.type, member.new_chat_member.status
+        if chat_type == "private":
+            if status == "kicked":
+                log.debug("telegram: a user blocked the bot")
+                await self._notify_blocked(str(member.chat.id))
+            return
+        if status not in ("member", "administrator"):
+            return
+        chat_id = member.chat.id
+        if self._group_notice is not None and chat_type != "channel":
+            try:
+                await self._app.bot.send_message(chat_id, self._group_notice())
+            except Exception as exc:  # noqa: BLE001 - leaving matters more than the line
+                log.warning("telegram: group notice not sent: %s", type(exc).__name__)
+        try:
+            await self._app.bot.leave_chat(chat_id)
+        except Exception as exc:  # noqa: BLE001 - Telegram sends the update again if it stays
+            log.warning("telegram: could not leave a group: %s", type(exc).__name__)
 
     async def _notify_blocked(self, user_id: str) -> None:
         self._keyboard_open.discard(user_id)

@@ -20,6 +20,8 @@ from core.types import Incoming, Reply
 log = logging.getLogger(__name__)
 
 STALE_RETRIES = 5  # the same user's turns run concurrently only outside the inbox (tests, the terminal)
+TURNS_PER_MINUTE = 40  # per user, across processes (services.extra["turns_per_minute"] overrides; 0: off)
+RATE_LIMITED = "rate-limited"  # the interaction-log answer of a turn refused by the limit
 AlsoWithReplies = Callable[[AsyncSession, list[Reply]], Awaitable[None]]
 
 # Last resort when even the templates cannot be rendered (a broken pack reload): never show a traceback.
@@ -70,7 +72,9 @@ class Core:
         incoming = chosen_option(incoming, user.memo)
         ctx = Context(incoming=incoming, user=user, state=state, services=self.services, defer_writes=True,
                       router=self.router)
-        replies = await self._route(ctx)
+        replies = await self._limited(ctx)
+        if replies is None:
+            replies = await self._route(ctx)
         if first_turn and discloses_automation(ctx) and incoming.command != "start" and replies:
             replies = [Reply(text=ctx.text("start/automated")), *replies]  # the start of a conversation
         memo = self._remember_options(incoming.channel, user.memo, replies)
@@ -96,6 +100,20 @@ class Core:
         if options:
             new[OPTIONS_MEMO] = options
         return new
+
+    async def _limited(self, ctx: Context) -> list[Reply] | None:
+        """Per-user rate limit (issue 9): more than `TURNS_PER_MINUTE` turns in a minute and the person is told
+        once, politely, to slow down; further messages in that minute get no answer (they are logged, so the
+        count is shared by every process through the database). Other users are never delayed by it: the
+        inbox runs one event per user at a time and different users in parallel."""
+        limit = int(self.services.extra.get("turns_per_minute", TURNS_PER_MINUTE))
+        if limit <= 0 or getattr(ctx.user, "recent_turns", 0) < limit:  # counted by begin_turn's one read
+            return None
+        warned = await self.services.store.recent_turns(ctx.user.id, 60, (RATE_LIMITED,))
+        ctx.log_answer = RATE_LIMITED
+        if warned:
+            return []
+        return [Reply(text=ctx.text("errors/rate_limited"))]
 
     async def _route(self, ctx: Context) -> list[Reply]:
         incoming, router = ctx.incoming, self.router

@@ -40,6 +40,18 @@ def make_environment(template_dirs: list[Path] | tuple[Path, ...] = ()) -> jinja
     return env
 
 
+def agency_name(request: web.Request, agency_id: str) -> str:
+    """The agency's short name from the content pack (officials read names, not ids like "ttphhc")."""
+    from core.web import SERVICES
+
+    services = request.config_dict.get(SERVICES)
+    pack = getattr(services, "pack", None)
+    for agency in getattr(getattr(pack, "agencies", None), "agencies", None) or ():
+        if agency.id == agency_id:
+            return agency.short_name or agency.name
+    return agency_id
+
+
 def csrf_field(token: str) -> Markup:
     return Markup('<input type="hidden" name="_csrf" value="%s">') % escape(token)
 
@@ -51,6 +63,7 @@ def render(request: web.Request, template: str, context: dict[str, Any] | None =
     token = request.get(CSRF_TOKEN, "")
     full = {
         "me": me,
+        "my_agency": agency_name(request, me.agency_id) if me else "",
         "nav": nav_for(dashboard(request).nav, me.role) if me else [],
         "active": active,
         "csrf_token": token,

@@ -15,7 +15,7 @@ from typing import Literal, Mapping, Sequence
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
-from .normalize import Normalizer, fold, load_lexicon
+from .normalize import Normalizer, fold, has_diacritics, has_tone, load_lexicon, toneless
 
 __all__ = ["FaqDoc", "Decision", "Thresholds", "FaqEngine"]
 
@@ -59,7 +59,6 @@ BIGRAM_FACTOR = 0.8  # bigram weight relative to its idf
 BIGRAM_STOP_FACTOR = 0.35  # bigram with one stopword
 BIGRAM_BOTH_STOP_FACTOR = 0.25  # bigram made of two stopwords ("ở đâu", "là gì")
 UNKNOWN_BIGRAM_KNOWN_PARTS = 0.5  # unseen bigram of two known syllables: a recombination, mild penalty
-ACCENT_MISMATCH = 0.6  # query syllable typed with diacritics matching only another accented word
 FUZZY_MIN_SIM = 0.75  # OSA similarity for typo correction of an unknown syllable
 FUZZY_CONTEXT_CONF = 0.85  # correction confirmed by a known bigram with a neighbour
 FUZZY_BLIND_CONF = 0.5  # correction of a long token without bigram confirmation
@@ -80,6 +79,17 @@ OBJECT_PENALTY = 0.15  # share of the score an entry loses when it misses all of
 class _Variant:
     total: float  # sum of the weights of its distinct folded unigrams/bigrams
     text: str  # folded text for rapidfuzz
+
+
+def _accents_agree(accented: str | None, eterms: Mapping[str, int]) -> bool:
+    """`vntext.normalize.word_matches` on the index: every syllable of a query term the citizen typed with a
+    tone mark must occur with the same spelling in the entry ("đỗ xe" does not match an entry about "đơ"), one
+    with vowel marks but no tone ("mât") with those vowel marks ("~" and "^" keys of the entry's term masks);
+    syllables typed without diacritics match by their folded form."""
+    if accented is None:
+        return True
+    return all((("~" + syl) if has_tone(syl) else ("^" + syl)) in eterms
+               for syl in accented.split(" ") if has_diacritics(syl))
 
 
 @dataclass
@@ -206,8 +216,9 @@ class FaqEngine:
                     masks[t] = masks.get(t, 0) | bit
                 total = sum(self.weight[t] for t in terms) or 1.0
                 self.variants.append(_Variant(total, " ".join(f)))
-            for a in accents[e]:
+            for a in accents[e]:  # the entry's spellings, for `_accents_agree`
                 masks["~" + a] = 0
+                masks["^" + toneless(a)] = 0
             self.entry_variants.append(range(first, len(self.variants)))
             self.entry_terms.append(masks)
         del entry_tf, entry_texts, accents
@@ -385,14 +396,16 @@ class FaqEngine:
         for qt in q.terms:
             if qt.term not in eterms:
                 continue
+            if not _accents_agree(qt.accented, eterms):
+                continue  # typed with diacritics, and this entry has only other words folding alike
             w = qt.weight
-            if qt.accented is not None and " " not in qt.term and ("~" + qt.accented) not in eterms:
-                w *= ACCENT_MISMATCH
             qw[qt.term] = w
             matched_doc += w
             if qt.content and " " not in qt.term and qt.term not in self.stop:
                 units += 1
         dcov = matched_doc / q.total
+        if not qw:  # every shared term was typed with other diacritics: the entry shares no word
+            return 0.0, 0.0, 0, 0.0
         best_f = 0.0
         b2 = F_BETA * F_BETA
         weight = self.weight
@@ -426,7 +439,7 @@ class FaqEngine:
                 best_fz = hit[1] / 100.0
         score = W_VARIANT * best_f + W_DOC * dcov + W_FUZZ * best_fz
         obj_total = sum(t.weight for t in q.objects)
-        obj = sum(t.weight for t in q.objects if t.term in eterms) / obj_total if obj_total else 0.0
+        obj = sum(t.weight for t in q.objects if t.term in qw) / obj_total if obj_total else 0.0
         score *= 1.0 - OBJECT_PENALTY * (1.0 - obj)
         return score, dcov, units, obj
 

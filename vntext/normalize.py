@@ -38,6 +38,15 @@ __all__ = [
     "fold",
     "canonical_token",
     "has_diacritics",
+    "toneless",
+    "has_tone",
+    "plain_words",
+    "word_matches",
+    "phrase_matches",
+    "contains_phrase",
+    "first_phrase",
+    "count_phrases",
+    "strip_phrases",
 ]
 
 MAX_INPUT_CHARS = 20_000  # code points looked at (a 4096-char NFD input is well below this)
@@ -314,31 +323,92 @@ def normalize(text: object) -> str:
     return default_normalizer().normalize(text)
 
 
+# --- Diacritics-aware matching: THE rule for every matcher of the bot ------------------------------------
+# Categories' keywords and routing rules (features/feedback/routing.py), communes and their aliases
+# (features/feedback/places.py), the hotline search and the FAQ (vntext.engine: a query syllable typed with
+# diacritics counts only for entries that contain that same accented syllable), small talk (features/faq/intent.py)
+# all match words with `word_matches`. A word the citizen typed WITH diacritics matches only the same word
+# ("đỗ" is not "đơ", "lời"/"lối" are not "lỗi"); folding applies only to words typed without any ("loi").
+
+
 def plain_words(text: str) -> list[str]:
     """The words of `text` as typed (lower case, canonical tone placement, diacritics KEPT); punctuation and
     emoji dropped. No lexicon rewriting: for matching short fixed phrases and keywords."""
     return [canonical_token(t) for t in _TOKEN_RE.findall(unicodedata.normalize("NFC", _safe_str(text).lower()))]
 
 
+@lru_cache(maxsize=8192)
+def _phrase_words(phrase: str) -> tuple[str, ...]:
+    return tuple(plain_words(phrase))
+
+
+@lru_cache(maxsize=65536)
+def toneless(token: str) -> str:
+    """`token` without its tone mark (huyền, sắc, hỏi, ngã, nặng); vowel marks and đ kept: "mật" → "mât"."""
+    out = "".join(ch for ch in unicodedata.normalize("NFD", token) if ch not in _TONES)
+    return unicodedata.normalize("NFC", out)
+
+
+def has_tone(token: str) -> bool:
+    return toneless(token) != token
+
+
 def word_matches(typed: str, word: str) -> bool:
-    """Diacritics-aware equality of one typed word and one reference word: a word typed WITH diacritics
-    matches only the same word ("đỏ" is not "đơ", "lối" is not "lỗi"); a word typed without any matches every
-    word that folds to it ("loi" matches "lỗi" and "lối": the citizen did not say which)."""
+    """Diacritics-aware equality of one typed word and one reference word: a word typed WITH a tone mark
+    matches only the same word ("đỏ" is not "đơ", "lối" and "lời" are not "lỗi"); folding applies only to the
+    marks the citizen left out — a word without any diacritics matches every word that folds to it ("loi"
+    matches "lỗi" and "lối": the citizen did not say which), one with vowel marks but no tone (a half-typed
+    Telex word, "mât") every word with those vowel marks ("mật", not "mắt")."""
     typed, word = canonical_token(typed.lower()), canonical_token(word.lower())
-    return typed == word or (not has_diacritics(typed) and typed == fold(word))
+    if typed == word:
+        return True
+    if not has_diacritics(typed):
+        return typed == fold(word)
+    return not has_tone(typed) and typed == toneless(word)
 
 
 def phrase_matches(typed_words: list[str], phrase: str) -> bool:
     """`typed_words` (see `plain_words`) are exactly `phrase`, word by word, diacritics-aware."""
-    ref = plain_words(phrase)
+    ref = _phrase_words(phrase)
     return len(ref) == len(typed_words) and all(word_matches(t, r) for t, r in zip(typed_words, ref))
 
 
 def contains_phrase(typed_words: list[str], phrase: str) -> bool:
     """`phrase` occurs as consecutive words in `typed_words`, diacritics-aware (see `word_matches`)."""
-    ref = plain_words(phrase)
+    ref = _phrase_words(phrase)
     n = len(ref)
     if not n:
         return False
     return any(all(word_matches(t, r) for t, r in zip(typed_words[i:i + n], ref))
                for i in range(len(typed_words) - n + 1))
+
+
+def first_phrase(typed_words: list[str], phrases: Iterable[str]) -> str:
+    """The first of `phrases` (keywords) occurring in `typed_words` (see `contains_phrase`), or ''."""
+    return next((p for p in phrases if contains_phrase(typed_words, p)), "")
+
+
+def count_phrases(typed_words: list[str], phrases: Iterable[str]) -> int:
+    """How many of `phrases` occur in `typed_words` (see `contains_phrase`)."""
+    return sum(1 for p in phrases if contains_phrase(typed_words, p))
+
+
+def strip_phrases(typed_words: list[str], phrases: Iterable[str]) -> tuple[bool, list[str]]:
+    """(whether any of `phrases` occurs, `typed_words` without every occurrence), diacritics-aware. The words
+    left keep the citizen's diacritics, so the next matcher still applies the same rule to them."""
+    refs = sorted({_phrase_words(p) for p in phrases if _phrase_words(p)}, key=len, reverse=True)
+    out: list[str] = []
+    found = False
+    i = 0
+    n = len(typed_words)
+    while i < n:
+        for ref in refs:
+            k = len(ref)
+            if i + k <= n and all(word_matches(t, r) for t, r in zip(typed_words[i:i + k], ref)):
+                found = True
+                i += k
+                break
+        else:
+            out.append(typed_words[i])
+            i += 1
+    return found, out

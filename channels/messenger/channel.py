@@ -194,8 +194,7 @@ def to_incoming(event: Mapping[str, Any], *, get_started_payload: str = GET_STAR
             attachments.append(att)
         if loc is not None and location is None:
             location = loc
-    if not (text or payload or contact_phone or attachments or location):
-        attachments.append(Attachment("other"))  # something the core cannot read: let it say so
+    # nothing readable: no attachment is made up, the core answers "I only read text" (errors/no_text)
     return Incoming(channel=CHANNEL, user_id=user_id, text=text, payload=payload, contact_phone=contact_phone,
                     location=location, attachments=tuple(attachments), message_id=mid)
 

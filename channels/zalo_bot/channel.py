@@ -126,7 +126,7 @@ def to_incoming(update: Mapping[str, Any]) -> Incoming | None:
         attachments.append(Attachment("sticker", _s(message.get("url") or message.get("sticker"))))
     elif event == "message.voice.received":
         attachments.append(Attachment("audio", _s(message.get("voice_url"))))
-    elif event != "message.text.received" or not text:
+    elif event != "message.text.received":  # an unknown kind of content; an empty text is just "no text"
         attachments.append(Attachment("other"))
     return Incoming(channel=CHANNEL, user_id=user, display_name=name, text=text,
                     attachments=tuple(attachments), message_id=_s(message.get("message_id")))

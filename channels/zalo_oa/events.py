@@ -173,7 +173,7 @@ def to_incoming(event: dict[str, Any]) -> Incoming | None:
         text = link
     if name == "user_send_location" and location is None and not attachments:
         attachments.append(Attachment("other"))
-    if not (text or attachments or location):
+    if not (text or attachments or location) and name not in ("user_send_text", "user_send_link"):
         attachments.append(Attachment("other"))  # business card, unknown kinds: the core says it cannot read it
     return Incoming(channel=CHANNEL, user_id=user, text=text if name != "user_send_location" else "",
                     location=location, attachments=tuple(attachments), message_id=msg_id)

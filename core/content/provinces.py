@@ -365,7 +365,7 @@ def apply_changes(file: Path, agencies: AgencyFile, diff: CommuneDiff) -> None:
     raw_agencies = data["agencies"]
     agency_by_id = {a.get("id"): a for a in raw_agencies}
     used_agencies = {data.get("default_agency")} | {c.get("agency") for c in (data.get("categories") or [])} \
-        | {r.get("agency") for r in (data.get("routing") or [])}
+        | {r.get("agency") for r in (data.get("routing") or []) if r.get("agency")}
 
     for i, official in diff.coded:
         raw_communes[i]["code"] = official.code

@@ -6,7 +6,7 @@ import re
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SLUG = r"^[a-z0-9][a-z0-9-]*$"
 PHONE_RE = re.compile(r"^\+?[0-9][0-9 .()-]{2,20}$")
@@ -127,11 +127,22 @@ class Category(Strict):
 
 
 class RoutingRule(Strict):
+    # What officials read for this rule on a report ("Thái độ cán bộ xã, phường → UBND xã đã chọn").
+    name: str | None = None
     category: str | None = None
     commune: str | None = None
     keywords: list[str] = []
-    agency: str
+    # The agency the rule sends to; with `to_commune: true`, the People's Committee of the commune the citizen
+    # named (then `agency`, when set, is used only when no such commune is known; without it the rule is skipped).
+    agency: str | None = None
+    to_commune: bool = False
     reason: str | None = None
+
+    @model_validator(mode="after")
+    def _agency_or_commune(self) -> "RoutingRule":
+        if self.agency is None and not self.to_commune:
+            raise ValueError("cần `agency` (hoặc `to_commune: true`)")
+        return self
 
 
 class AgencyFile(Strict):

@@ -44,11 +44,19 @@ def _interaction(*, user_id: int | None, channel: str, kind: str, text: str = ""
                        answer=answer[:128], decision=decision, score=score)
 
 
+RECENT_TURNS_WINDOW = 60  # seconds: `begin_turn` counts the user's turns in this window (`User.recent_turns`)
+BlockedHook = Callable[[AsyncSession, list[int], dt.datetime], Awaitable[None]]
+
+
 class Store:
     """The foundation's data access. One short transaction per call; safe across workers."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
+        # What features do when people block the bot (the bulletin ends their subscription): called by
+        # `mark_blocked` inside its transaction with the users' ids and the time. A feature registers one in
+        # its `install(host)`; the channels and the outbox only report "blocked" to the core.
+        self.blocked_hooks: list[BlockedHook] = []
 
     # users -------------------------------------------------------------------------------------------
     async def touch_user(self, channel: str, external_id: str, display_name: str = "") -> User:
@@ -62,17 +70,27 @@ class Store:
         A known user is only read here; `finish_turn` refreshes last_seen/display_name/blocked_at in the
         turn's one write transaction (each commit is a disk sync: on SQLite's single writer that, not the
         query count, bounds throughput). A new user (first message) or an expired state is written here."""
+        from sqlalchemy import func
+
+        recent = (select(func.count()).select_from(Interaction)  # the per-user rate limit's count (core/turns.py)
+                  .where(Interaction.user_id == User.id,
+                         Interaction.created_at >= utcnow() - dt.timedelta(seconds=RECENT_TURNS_WINDOW))
+                  .correlate(User).scalar_subquery())
         async with self.sessions() as session:  # one round trip: the user LEFT JOIN their state
             found = (await session.execute(
-                select(User, DialogueState).outerjoin(DialogueState, DialogueState.user_id == User.id)
+                select(User, DialogueState, recent).outerjoin(DialogueState, DialogueState.user_id == User.id)
                 .where(User.channel == channel, User.external_id == external_id))).first()
             user, row = (found[0], found[1]) if found is not None else (None, None)
+            if user is not None:
+                user.recent_turns = int(found[2] or 0)  # not a column: turns in the last RECENT_TURNS_WINDOW s
             expired = row is not None and row.expires_at is not None and row.expires_at <= utcnow()
             state = None if row is None or expired else FlowState(row.flow, row.step, dict(row.data or {}),
                                                                    row.expires_at)
         if user is None or expired:
+            recent_turns = user.recent_turns if user is not None else 0
             async with self.sessions.begin() as session:
                 user = await self._upsert_user(session, channel, external_id, display_name)
+                user.recent_turns = recent_turns
                 return user, await self._live_state(session, user.id)
         # what finish_turn will store, as the turn's handlers should already see it
         user.blocked_at = None
@@ -145,13 +163,33 @@ class Store:
             if user is not None:
                 user.memo = {**(user.memo or {}), key: value}
 
+    async def recent_turns(self, user_id: int, seconds: float, answers: tuple[str, ...] = ()) -> int:
+        """How many turns of this user the interaction log holds from the last `seconds` (only those answered
+        with one of `answers`, when given). The log is the database's, so the count is the same in every
+        process: what per-user rate limits count (core/turns.py, the tracking-code look-up)."""
+        from sqlalchemy import func
+
+        since = utcnow() - dt.timedelta(seconds=seconds)
+        stmt = select(func.count()).select_from(Interaction).where(
+            Interaction.created_at >= since, Interaction.user_id == user_id)
+        if answers:
+            stmt = stmt.where(Interaction.answer.in_(answers))
+        async with self.sessions() as session:
+            return int(await session.scalar(stmt) or 0)
+
     async def mark_blocked(self, channel: str, external_id: str) -> None:
+        """The person blocked the bot (a channel's "kicked" update, or a send refused for good): the user is
+        marked blocked and every `blocked_hooks` runs in the same transaction."""
+        now = utcnow()
         async with self.sessions.begin() as session:
-            await session.execute(
+            ids = list((await session.execute(
                 update(User)
                 .where(User.channel == channel, User.external_id == external_id)
-                .values(blocked_at=utcnow())
-            )
+                .values(blocked_at=now)
+                .returning(User.id)
+            )).scalars())
+            for hook in self.blocked_hooks if ids else ():
+                await hook(session, ids, now)
 
     # dialogue state ----------------------------------------------------------------------------------
     async def get_state(self, user_id: int) -> FlowState | None:

@@ -28,6 +28,8 @@ def install(host: Host, *, engine: bool = True, scheduler: bool = True, web: boo
     service = BulletinService(BulletinStore(services.store.sessions), services.packs, host.senders,
                               clock=services.clock, outbox=getattr(services, "outbox", None))
     services.extra["bulletin"] = service
+    if BulletinStore.users_blocked not in services.store.blocked_hooks:
+        services.store.blocked_hooks.append(BulletinStore.users_blocked)  # "kicked" unsubscribes at once
     dashboard.install(host)
     if bulletin_content(services.pack) is None:
         log.warning("content pack has no bulletin.yaml: the bulletin is off")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from core.masking import mask_numbers
 from core.web import SERVICES
 from dashboard.auth import current_official, flash, require_role
 from dashboard.registry import NavItem, Page, role_at_least
@@ -52,7 +53,7 @@ async def unanswered_page(request: web.Request) -> web.StreamResponse:
     learned = await faq.learned.list(limit=200) if faq.learned is not None else []
     # `source` is the masked question (never a phone or ID number, not even in a hidden field or the table)
     done = {fold(r.source) for r in learned if r.active and r.source}
-    masked = [(mask_personal(question), count)
+    masked = [(mask_numbers(mask_personal(question)), count)  # placeholders; spaced ID numbers too
               for question, count in await services.store.unanswered(since=since, limit=200 + len(done))]
     rows = [(question[:512], question, count) for question, count in masked if fold(question[:512]) not in done][:200]
     me = current_official(request)

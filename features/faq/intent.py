@@ -25,7 +25,7 @@ from typing import Iterable, Literal, Mapping
 import yaml
 
 from vntext.engine import FaqEngine
-from vntext.normalize import _raw_tokens, fold
+from vntext.normalize import _raw_tokens, fold, word_matches
 
 __all__ = ["Understanding", "Interpreter", "Cues", "load_cues"]
 
@@ -100,7 +100,7 @@ class Interpreter:
         phrases: dict[tuple[str, ...], str] = {}
         for kind, items in (smalltalk or {}).items():
             for phrase in items:
-                words = tuple(fold(t) for t in _raw_tokens(str(phrase)))
+                words = tuple(_raw_tokens(str(phrase)))  # with diacritics: compared by `word_matches`
                 if words:
                     phrases.setdefault(words, kind)
         self._smalltalk = sorted(phrases.items(), key=lambda kv: -len(kv[0]))
@@ -120,13 +120,14 @@ class Interpreter:
         return sum(1 for t in set(folded.split()) if t in e.vocab and t not in e.stop)
 
     def _smalltalk_kind(self, text: str) -> str | None:
-        words = [fold(t) for t in _raw_tokens(text)]
+        typed = _raw_tokens(text)
+        words = [fold(t) for t in typed]
         if not words or len(words) > 12:
             return None
         for phrase, kind in self._smalltalk:
             n = len(phrase)
             for i in range(len(words) - n + 1):
-                if tuple(words[i:i + n]) == phrase:
+                if all(word_matches(t, p) for t, p in zip(typed[i:i + n], phrase)):
                     rest = words[:i] + words[i + n:]
                     extra = self.cues.smalltalk_extra
                     if all(w in extra or w in self._fillers for w in rest):

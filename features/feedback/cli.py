@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 
 from core.feature import CliHost
 
@@ -21,27 +20,88 @@ def _show(args: argparse.Namespace) -> int:
             service = app.services.extra["feedback"]
             actor = Actor(None, "cli", pack.agencies.default_agency, "admin")
             if args.action == "stats":
-                st = await service.stats(actor)
-                print(json.dumps(st.__dict__, ensure_ascii=False, indent=2, default=str))
+                print(stats_table(await service.stats(actor), service, pack))
                 return 0
             report_id = await service.find_id(args.code or "")
             if report_id is None:
                 print(f"Không tìm thấy phản ánh có mã {args.code!r}.")
                 return 1
-            d = await service.get_report(actor, report_id)
-            print(f"{d.code}  [{service.status_label(d.status)}]  {d.agency_name}")
-            print(f"Loại: {d.category_title} | Xã/phường: {d.commune_name or '-'} | Hạn: {d.due_date:%d/%m/%Y}"
-                  f"{' (QUÁ HẠN)' if d.overdue else ''}")
-            print(f"Chuyển vì: {d.routing_reason}")
-            print(f"Người gửi: {d.contact_name or '(ẩn danh)'} {d.phone}")
-            print(f"Nội dung:\n{d.description}")
-            for e in d.events:
-                print(f"- {e.created_at:%d/%m/%Y %H:%M} {e.kind} {e.actor_name} {e.text}".rstrip())
+            print(show_text(await service.get_report(actor, report_id), service))
             return 0
         finally:
             await cli.close_host(app)
 
     return asyncio.run(main())
+
+
+def _local(value, service) -> str:
+    return value.astimezone(service.calendar.tz).strftime("%d/%m/%Y %H:%M") if value else ""
+
+
+def show_text(d, service) -> str:
+    """One report for the operator, in Vietnamese, local times, agency names (no codes)."""
+    from features.feedback.labels import EVENT_LABELS, channel_label
+    from features.feedback.routing import rule_label
+
+    agencies = dict(service.agencies())
+    if d.anonymous:
+        sender = "Ẩn danh"
+    else:
+        sender = " · ".join(x for x in (d.contact_name or "(không nêu tên)", d.phone) if x)
+    lines = [
+        f"{d.code}  [{service.status_label(d.status)}]  {d.agency_name}",
+        f"Lĩnh vực: {d.category_title} | Xã/phường: {d.commune_name or 'Không rõ'} | Hạn trả lời: "
+        f"{d.due_date:%d/%m/%Y}{' (QUÁ HẠN)' if d.overdue else ''}",
+        f"Gửi lúc: {_local(d.created_at, service)} qua {channel_label(d.channel)}",
+        f"Lý do chuyển: {d.routing_reason or '—'} ({rule_label(d.routing_rule)})",
+        f"Người gửi: {sender}",
+        f"Nội dung:\n{d.description}",
+        "Diễn biến:",
+    ]
+    for e in d.events:
+        what = EVENT_LABELS.get(e.kind, e.kind)
+        who = e.actor_name if e.actor_type == "official" else ("Người dân" if e.actor_type == "citizen" else "Hệ thống")
+        extra = []
+        if e.to_status:
+            extra.append(service.status_label(e.to_status))
+        if e.from_agency and e.to_agency:
+            extra.append(f"{agencies.get(e.from_agency, e.from_agency)} → {agencies.get(e.to_agency, e.to_agency)}")
+        elif e.to_agency and e.kind in ("routed", "submitted"):
+            extra.append(agencies.get(e.to_agency, e.to_agency))
+        line = f"- {_local(e.created_at, service)} {what} · {who}"
+        if extra:
+            line += f" ({'; '.join(extra)})"
+        if e.text:
+            line += f": {e.text}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def stats_table(st, service, pack) -> str:
+    """`feedback stats` as a readable Vietnamese table (names, not ids)."""
+    agencies = dict(service.agencies())
+    categories = {c.id: c.title for c in pack.agencies.categories}
+
+    def table(title: str, counts: dict[str, int], names) -> list[str]:
+        rows = [(names(k), v) for k, v in sorted(counts.items(), key=lambda kv: -kv[1])]
+        width = max([len(n) for n, _ in rows] + [len(title)])
+        out = [f"{title:<{width}}  Số lượng", "-" * (width + 10)]
+        out += [f"{n:<{width}}  {v:>8}" for n, v in rows] or ["(chưa có)"]
+        return out + [""]
+
+    rate = f"{st.on_time_rate * 100:.1f}%" if st.on_time_rate is not None else "—"
+    average = f"{st.average_rating:.2f}/5".replace(".", ",") if st.average_rating is not None else "—"
+    lines = [
+        f"Tổng số phản ánh: {st.total}",
+        f"Đang mở quá hạn: {st.overdue_open}",
+        f"Đã trả lời: {st.answered} (đúng hạn: {st.answered_on_time}, tỉ lệ đúng hạn: {rate.replace('.', ',')})",
+        f"Được đánh giá: {st.rated} (điểm trung bình: {average})",
+        "",
+    ]
+    lines += table("Trạng thái", st.by_status, service.status_label)
+    lines += table("Đơn vị xử lý", st.by_agency, lambda a: agencies.get(a, a))
+    lines += table("Lĩnh vực", st.by_category, lambda c: categories.get(c, c))
+    return "\n".join(lines).rstrip()
 
 
 def add_commands(sub: argparse._SubParsersAction, cli: CliHost) -> None:

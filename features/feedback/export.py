@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import case, func, select
 
+from core.masking import mask_numbers
 from features.feedback import codes
 from features.feedback.base import FeedbackBase
 from features.feedback.models import OPEN_STATUSES, Report
@@ -86,7 +87,7 @@ class Export(FeedbackBase):
                 "contact_name": r.contact_name if personal else mask_name(r.contact_name),
                 "phone": (r.phone or "") if personal else mask_phone(r.phone),
                 "rating": str(r.rating) if r.rating is not None else "",
-                "description": r.description,
+                "description": r.description if personal else mask_numbers(r.description),
             })
         async with self.sessions.begin() as s:
             s.add(self._audit(actor, None, "export", {"rows": len(rows), "filters": {

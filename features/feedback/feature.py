@@ -28,7 +28,7 @@ TEMPLATES = (
     "feedback/phone_invalid", "feedback/summary", "feedback/edit_which", "feedback/submitted",
     "feedback/already_submitted", "feedback/cancelled", "feedback/nothing_to_cancel", "feedback/stale",
     "feedback/hint", "feedback/routing_reason", "feedback/notify", "feedback/lookup_ask", "feedback/lookup_bad",
-    "feedback/lookup_none", "feedback/lookup_show", "feedback/rate_thanks", "feedback/rate_comment_saved",
+    "feedback/lookup_none", "feedback/lookup_show", "feedback/lookup_limited", "feedback/rate_thanks", "feedback/rate_comment_saved",
     "feedback/rate_denied", "feedback/reopened", "feedback/reopen_denied", "feedback/submit_failed",
 )
 LABELS = (

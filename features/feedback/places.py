@@ -2,8 +2,11 @@
 
 Every name and alias is indexed twice: lower-case with diacritics, and folded (no diacritics, đ → d),
 each also without its "Xã / Phường / Đặc khu" prefix. An input equal to a name or alias *with* its
-diacritics is an exact hit. Otherwise candidates come from rapidfuzz over the folded forms; names that
-only differ by diacritics ("Ba Tơ" / "Ba Tô") fold alike, so both are offered and the citizen picks.
+diacritics is an exact hit. An input with some diacritics goes through the diacritics-aware word match of
+`vntext.normalize` (the rule of every matcher: a word typed with diacritics matches only the same word, one
+typed without matches any word that folds to it): "son hạ" is only Sơn Hạ. An input without any ("son ha")
+gets the folded candidates (Sơn Hà and Sơn Hạ both offered, the citizen picks).
+Otherwise candidates come from rapidfuzz over the folded forms (typos).
 """
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
 
-from vntext.normalize import fold
+from vntext.normalize import fold, phrase_matches, plain_words
 
 _PREFIXES = ("dac khu ", "thi tran ", "phuong ", "xa ", "tt ", "p ", "x ")
 _SPACE = re.compile(r"[^\w]+", re.UNICODE)
@@ -37,21 +40,24 @@ class CommuneIndex:
     exact: dict[str, set[str]]  # lower-case with diacritics -> commune ids
     keys: list[str]  # folded variants
     owners: list[str]  # commune id for each key
+    names: list[tuple[str, str]]  # (name or alias with diacritics, with and without prefix; commune id)
 
     @classmethod
     def build(cls, communes: list) -> CommuneIndex:  # list[core.content.schema.Commune]
         exact: dict[str, set[str]] = {}
         keys: list[str] = []
         owners: list[str] = []
+        names: list[tuple[str, str]] = []
         for c in communes:
             for name in [c.name, *c.aliases]:
                 n = _norm(name)
                 for variant in {n, _strip_prefix(n)}:
                     exact.setdefault(variant, set()).add(c.id)
+                    names.append((variant, c.id))
                     folded = fold(variant)
                     keys.append(folded)
                     owners.append(c.id)
-        return cls(exact, keys, owners)
+        return cls(exact, keys, owners, names)
 
     def search(self, query: str, limit: int = 5, cutoff: float = 72.0) -> tuple[str | None, list[str]]:
         """(the exact commune id or None, ranked candidate ids up to `limit`)."""
@@ -62,6 +68,16 @@ class CommuneIndex:
             hit = self.exact.get(variant)
             if hit and len(hit) == 1:
                 return next(iter(hit)), list(hit)
+        matched: list[str] = []
+        typed_marks = fold(q) != q  # typed without any diacritics: the folded candidates below, to confirm
+        for words in {tuple(plain_words(q)), tuple(plain_words(_strip_prefix(q)))} if typed_marks else ():
+            for name, cid in self.names:
+                if cid not in matched and phrase_matches(list(words), name):
+                    matched.append(cid)
+        if len(matched) == 1:
+            return matched[0], matched
+        if matched:
+            return None, matched[:limit]
         fq = fold(_strip_prefix(q))
         results = process.extract(fq, self.keys, scorer=fuzz.WRatio, limit=limit * 8, score_cutoff=cutoff)
         ranked: dict[str, float] = {}

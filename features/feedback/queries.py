@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 
+from core.masking import mask_numbers
 from features.feedback import codes
 from features.feedback.base import TRANSITIONS, FeedbackBase, outbox_ref
 from features.feedback.errors import Forbidden, InvalidInput, NotFound
@@ -152,7 +153,8 @@ class Queries(FeedbackBase):
             category_title=self.category_title(report.category_id), commune_id=report.commune_id,
             commune_name=self.commune_name(report.commune_id), agency_id=report.agency_id,
             agency_name=self.agency_name(report.agency_id), routing_rule=report.routing_rule,
-            routing_reason=report.routing_reason, description=report.description, anonymous=report.anonymous,
+            routing_reason=report.routing_reason, anonymous=report.anonymous,
+            description=report.description if personal else mask_numbers(report.description),
             contact_name=report.contact_name if personal else mask_name(report.contact_name),
             phone=(report.phone or "") if personal else mask_phone(report.phone), personal_visible=personal,
             channel=report.channel, created_at=report.created_at, updated_at=report.updated_at,

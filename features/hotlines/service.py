@@ -8,12 +8,13 @@ from collections.abc import Sequence
 from core.content import ContentPack
 from core.content.schema import Hotline
 from vntext.engine import FaqDoc, FaqEngine
-from vntext.normalize import fold, normalize
+from vntext.normalize import normalize, plain_words, strip_phrases
 
 log = logging.getLogger(__name__)
 
-# Words (folded) that say "I want a phone number" rather than "how do I...".
-HOTLINE_INTENT = ("duong day nong", "hotline", "so dien thoai", "sdt", "tong dai", "goi cho", "lien he")
+# Words that say "I want a phone number" rather than "how do I..." (matched diacritics-aware: "lien he" and
+# "liên hệ" are the intent, "liền" is not).
+HOTLINE_INTENT = ("đường dây nóng", "hotline", "số điện thoại", "sdt", "tổng đài", "gọi cho", "liên hệ")
 
 
 def hotline_docs(pack: ContentPack) -> list[FaqDoc]:
@@ -40,15 +41,10 @@ class HotlineService:
 
         Only entries that contain what the question names besides "số điện thoại / đường dây nóng" are
         returned: "sdt so tu phap" gives the Department of Justice, never three other agencies."""
-        folded = f" {fold(normalize(text))} "
-        if not any(f" {word} " in folded for word in HOTLINE_INTENT):
+        asks, rest = strip_phrases(plain_words(normalize(text)), HOTLINE_INTENT)
+        if not asks or not rest:
             return []
-        who = folded
-        for word in HOTLINE_INTENT:
-            who = who.replace(f" {word} ", " ")
-        if not who.strip():
-            return []
-        _query, scored = self.engine.rank(who)
+        _query, scored = self.engine.rank(" ".join(rest))  # the citizen's diacritics kept for the engine
         suggest = self.engine.thresholds.suggest
         ids = [self.engine.docs[e].id for e, score, _cov, _units, obj in scored[:3]
                if score >= suggest and obj >= 0.999]

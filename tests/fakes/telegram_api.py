@@ -332,6 +332,7 @@ class FakeTelegramAPI:
         self.messages: list[SentMessage] = []  # all bot output, in order
         self.callback_answers: list[dict[str, Any]] = []  # answerCallbackQuery params
         self.chat_actions: list[dict[str, Any]] = []
+        self.left_chats: list[str] = []  # leaveChat calls
         self.bad_requests: list[RequestRecord] = []  # validation failures (not injected faults)
         self.commands: list[dict[str, Any]] = []
         self.webhook: dict[str, Any] = {}  # url, secret_token, allowed_updates, ...
@@ -634,6 +635,21 @@ class FakeTelegramAPI:
             "new_chat_member": {"status": "kicked", "user": self.bot_user, "until_date": 0},
         }
         return self._update(my_chat_member=member)
+
+    def make_added_to_group(self, group_id: int, by_user: int = 4242, chat_type: str = "group") -> dict[str, Any]:
+        """The my_chat_member update Telegram sends when someone adds the bot to a group."""
+        member = {
+            "chat": {"id": int(group_id), "type": chat_type, "title": "Nhóm tổ dân phố"},
+            "from": self._user(by_user, "An"),
+            "date": int(time.time()),
+            "old_chat_member": {"status": "left", "user": self.bot_user},
+            "new_chat_member": {"status": "member", "user": self.bot_user},
+        }
+        return self._update(my_chat_member=member)
+
+    def make_empty(self, user_id: int, first_name: str = "An", **content: Any) -> dict[str, Any]:
+        """A message with no text and nothing attached (a poll, dice, a text cleaned to nothing...)."""
+        return self._update(message=self._message(user_id, first_name, **content))
 
     # enqueueing variants
     def user_sends(self, user_id: int, text: str, first_name: str = "An") -> dict[str, Any]:
@@ -1047,6 +1063,10 @@ class FakeTelegramAPI:
 
     async def _m_senddocument(self, p: dict[str, Any]) -> Any:
         return await self._media(p, "document", "sendDocument")
+
+    async def _m_leavechat(self, p: dict[str, Any]) -> Any:
+        self.left_chats.append(str(p.get("chat_id")))
+        return True
 
     async def _m_sendchataction(self, p: dict[str, Any]) -> Any:
         self._chat_id(p)

@@ -98,7 +98,7 @@ def test_update_communes_reports_then_applies_keeping_aliases_and_routing(genera
                                      "  - {id: xa-da-bo, name: Xã Đã Bỏ, code: 99998, agency: ubnd-xa-da-bo}\ncategories:\n")
     _edit(agencies, "communes:\n", "  - {id: ubnd-phuong-cu, name: Ủy ban nhân dân phường Cũ, kind: commune}\n"
                                    "  - {id: ubnd-xa-da-bo, name: Ủy ban nhân dân xã Đã Bỏ, kind: commune}\ncommunes:\n")
-    _edit(agencies, "routing: []", "routing:\n  - {commune: phuong-cu, agency: ttphhc, reason: Giữ nguyên}  # tỉnh tự thêm")
+    _edit(agencies, "routing:\n", "routing:\n  - {commune: phuong-cu, agency: ttphhc, reason: Giữ nguyên}  # tỉnh tự thêm\n")
     assert load_pack(pack_dir).report.ok
 
     assert main(["content", "update-communes", str(pack_dir)]) == 0

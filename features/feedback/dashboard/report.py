@@ -17,6 +17,8 @@ from features.feedback.dashboard.common import (
     status_labels,
 )
 from dashboard.render import render
+from features.feedback.labels import ACTION_LABELS, EVENT_LABELS, channel_label, describe_audit
+from features.feedback.routing import rule_label
 
 MAX_TEXT = 4000
 
@@ -31,19 +33,6 @@ ACTIONS: dict[str, tuple[str, str, str]] = {
     "close": ("Đã đóng phản ánh.", "", "text"),
     "reject": ("Đã từ chối phản ánh.", "reason", ""),
     "duplicate": ("Đã đánh dấu trùng lặp.", "original", "note"),
-}
-ACTION_LABELS = {
-    "accept": "Nhận xử lý", "start": "Bắt đầu xử lý", "reassign": "Chuyển đơn vị", "reply": "Trả lời người dân",
-    "note": "Ghi chú nội bộ", "resolve": "Đã giải quyết", "close": "Đóng", "reject": "Từ chối",
-    "duplicate": "Đánh dấu trùng", "view": "Xem", "submit": "Gửi phản ánh", "denied": "Bị từ chối (không có quyền)",
-    "export": "Xuất CSV", "download": "Tải tệp đính kèm",
-}
-EVENT_LABELS = {
-    "submitted": "Người dân gửi phản ánh", "accepted": "Nhận xử lý", "in_progress": "Đang xử lý",
-    "reassigned": "Chuyển đơn vị", "agency_notified": "Thông báo đơn vị mới", "reply": "Trả lời người dân",
-    "note": "Ghi chú nội bộ", "resolved": "Đã giải quyết", "closed": "Đã đóng", "rejected": "Từ chối",
-    "duplicate": "Đánh dấu trùng", "rated": "Người dân đánh giá", "reopened": "Người dân mở lại",
-    "citizen_comment": "Ý kiến người dân", "routed": "Tự động chuyển đơn vị",
 }
 
 MESSAGE_KINDS = {"official_answer": "Trả lời của cán bộ", "status_change": "Thông báo thay đổi trạng thái"}
@@ -70,10 +59,13 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
     raw_tpl = request.query.get("tpl", "")
     chosen = int(raw_tpl) if raw_tpl.isascii() and raw_tpl.isdigit() and len(raw_tpl) < 4 else None
     prefill = templates[chosen][1] if chosen is not None and 0 <= chosen < len(templates) else ""
+    statuses, agencies = status_labels(request), agency_names(request)
     return render(request, "report.html", {
         "r": report,
-        "statuses": status_labels(request),
-        "agencies": agency_names(request),
+        "statuses": statuses,
+        "agencies": agencies,
+        "channel_label": channel_label,
+        "audit_text": lambda details: describe_audit(details, statuses, agencies),
         "all_agencies": service.agencies(),
         "reply_templates": templates,
         "prefill": prefill,
@@ -81,6 +73,7 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
         "event_labels": EVENT_LABELS,
         "action_labels": ACTION_LABELS,
         "message_kinds": MESSAGE_KINDS,
+        "routing_label": rule_label(report.routing_rule),
     }, active="queue")
 
 
