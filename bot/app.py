@@ -59,7 +59,7 @@ class Bot(Host):
 async def build_bot(settings: Settings, *, pack: ContentPack | None = None, migrate: bool = True,
                     engine: AsyncEngine | None = None, features: tuple[Feature, ...] = FEATURES) -> Bot:
     pack = pack or load_pack(settings.content_dir, pack_spec(features))
-    engine = engine or make_engine(settings.database_url, pool=settings.db_pool)
+    engine = engine or make_engine(settings.database_url, pool=settings.db_pool, schema=settings.database_schema)
     if migrate:
         await upgrade(engine)
     store = Store(session_factory(engine))
@@ -174,10 +174,12 @@ async def close_bot(bot: Bot) -> None:
     await bot.close()
 
 
-async def serve(bot: Bot, *, console: bool) -> None:
-    """Run the web server, the channels and background workers until cancelled (or the console quits)."""
+async def serve(bot: Bot, *, console: bool, stop: asyncio.Event | None = None) -> None:
+    """Run the web server, the channels and background workers until cancelled, the console quits or
+    ``stop`` is set (SIGTERM: a graceful shutdown, see :func:`drain`)."""
     async with AsyncExitStack() as stack:
-        runner = web.AppRunner(bot.web_app(), access_log=None)
+        app = bot.web_app()
+        runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
         site = web.TCPSite(runner, bot.settings.web_host, bot.settings.web_port)
@@ -195,12 +197,38 @@ async def serve(bot: Bot, *, console: bool) -> None:
                 bot.senders.setdefault(chat.channel, chat)
                 await chat.run()
             else:
-                await asyncio.Event().wait()
+                await (stop or asyncio.Event()).wait()
+                await drain(bot, app, tasks)
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await bot.close()
+
+
+# --- production: graceful shutdown (issue 15) -------------------------------------------------------------
+SHUTDOWN_GRACE_SECONDS = 20.0  # turns in flight at SIGTERM get this long; systemd/compose stop waits longer
+
+
+async def drain(bot: Bot, app: web.Application, tasks: list[asyncio.Task[Any]]) -> None:
+    """Graceful shutdown: the web server answers 503 to new events (the platform retries them, the proxy
+    sends them to another process), the inbox stops claiming, the turns in flight finish (bounded) and
+    this process's claims are released; the caller then stops the channels and the server."""
+    from core.web import LIFECYCLE
+
+    app[LIFECYCLE].draining = True
+    inbox = bot.services.extra.get("inbox")
+    if isinstance(inbox, Inbox):
+        inbox.stop()
+        runner = next((t for t in tasks if getattr(t.get_coro(), "__qualname__", "") == "Inbox.run"), None)
+        if runner is not None:
+            try:
+                async with asyncio.timeout(SHUTDOWN_GRACE_SECONDS + 5):
+                    await asyncio.shield(runner)
+            except (TimeoutError, Exception):  # noqa: BLE001 - shutting down regardless
+                log.warning("inbox runner did not stop in time")
+    log.info("drained: claims released")
+# --- end production ------------------------------------------------------------------------------------------
 
 
 def stdin_is_terminal() -> bool:

@@ -70,6 +70,22 @@ def cli_host() -> CliHost:
                    upgrade=upgrade)
 
 
+# --- production: signals (issue 15) -------------------------------------------------------------
+def _stop_on_signals() -> asyncio.Event:
+    """An event set by SIGTERM (and SIGINT): `serve` then shuts down gracefully and the process exits 0."""
+    import signal
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # not the main thread / platform without signals
+            pass
+    return stop
+# --- end production ---------------------------------------------------------------------------------
+
+
 # --- commands ------------------------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
     from bot.app import add_telegram, add_web_chat, build_bot, serve, stdin_is_terminal
@@ -97,7 +113,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             print("Chưa đặt TELEGRAM_BOT_TOKEN và không có terminal: chỉ chạy máy chủ web "
                   f"http://{settings.web_host}:{settings.web_port} (trang chủ và trò chuyện trên web, bảng điều khiển, "
                   "/healthz).", file=sys.stderr)
-        await serve(bot, console=console)
+        await serve(bot, console=console, stop=_stop_on_signals())
 
     try:
         asyncio.run(main())
@@ -133,7 +149,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     settings = settings_or_exit()
 
     async def main() -> None:
-        engine = make_engine(settings.database_url)
+        engine = make_engine(settings.database_url, schema=settings.database_schema)
         try:
             await upgrade(engine)
         finally:

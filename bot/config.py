@@ -19,6 +19,7 @@ DEFAULT_WEBHOOK_PATH = "/telegram/webhook"
 # Paths the bot's own web server already serves: a webhook there would shadow them (or be shadowed).
 RESERVED_PATHS = ("/dashboard", "/bantin", "/healthz")
 MAKE_SECRET = 'python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
+_SCHEMA_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
 
 
@@ -29,6 +30,7 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
+    database_schema: str | None = None  # PostgreSQL search_path (tests and benchmarks: one schema per run)
     content_dir: Path = Path("content")
     telegram_token: str | None = None
     telegram_api_base_url: str = DEFAULT_TELEGRAM_API
@@ -98,6 +100,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             f"got {database_url.split('://', 1)[0]!r}"
         )
 
+    schema = get("CCHC_DATABASE_SCHEMA")
+    if schema is not None:
+        if not database_url.startswith("postgresql"):
+            raise ConfigError("CCHC_DATABASE_SCHEMA: only with PostgreSQL (CCHC_DATABASE_URL=postgresql+asyncpg://...)")
+        if not _SCHEMA_RE.match(schema):
+            raise ConfigError(f"CCHC_DATABASE_SCHEMA: a plain name (letters, digits, _; at most 63), got {schema!r}")
+
     content_dir = Path(get("CCHC_CONTENT_DIR") or "content")
     if not content_dir.is_dir():
         raise ConfigError(f"CCHC_CONTENT_DIR: {str(content_dir)!r} is not a directory")
@@ -155,6 +164,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 
     return Settings(
         database_url=database_url,
+        database_schema=schema,
         db_pool_size=pool_size,
         db_max_overflow=max_overflow,
         db_pool_timeout=pool_timeout,

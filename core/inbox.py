@@ -83,6 +83,7 @@ class Inbox:
         self.keep_days = keep_days
         self.clock = clock
         self._wake = asyncio.Event()
+        self._stopping = False
         self._running: set[asyncio.Task[None]] = set()
         self._listeners: list[Callable[[Incoming], None]] = []
 
@@ -105,15 +106,21 @@ class Inbox:
         self._listeners.append(callback)
 
     # -- the runner ---------------------------------------------------------------------------------------
-    async def run(self) -> None:
-        """Handle events and deliver owed replies until cancelled; then release this process's claims."""
+    async def run(self, *, grace: float = 20.0) -> None:
+        """Handle events and deliver owed replies until cancelled or :meth:`stop`; then wait for the turns
+        in flight (at most ``grace`` seconds, the rest are cancelled and run again elsewhere) and release
+        this process's claims, so other processes take them over at once."""
         await self.heartbeat()
         beat = asyncio.create_task(self._heartbeats())
         try:
             last_prune = 0.0
             loop = asyncio.get_running_loop()
-            while True:
-                await self.step()
+            while not self._stopping:
+                try:
+                    await self.step()
+                except Exception as exc:  # noqa: BLE001 - a database hiccup: try again at the next wake
+                    log.warning("inbox: claiming failed: %s", type(exc).__name__)
+                    await asyncio.sleep(self.poll_interval)
                 if loop.time() - last_prune > 3600:
                     last_prune = loop.time()
                     await self.prune()
@@ -124,10 +131,18 @@ class Inbox:
                     pass
                 self._wake.clear()
         finally:
-            beat.cancel()
             if self._running:
+                await asyncio.wait(self._running, timeout=grace)
+                for task in self._running:
+                    task.cancel()  # its event (or reply) stays pending: released below, another process runs it
                 await asyncio.gather(*self._running, return_exceptions=True)
+            beat.cancel()
             await asyncio.shield(self.release())
+
+    def stop(self) -> None:
+        """Stop claiming (graceful shutdown): :meth:`run` finishes the turns in flight and returns."""
+        self._stopping = True
+        self._wake.set()
 
     async def step(self) -> int:
         """Claim what this process can take now and start its turns; returns how many were started."""

@@ -28,6 +28,25 @@ def positive_int(value: str | None, *, maximum: int = BIG_ID_MAX) -> int | None:
     return number if 1 <= number <= maximum else None
 STARTED = web.AppKey("started", float)
 
+
+class Lifecycle:
+    """The process's state as the web server sees it: ``draining`` after SIGTERM (new requests get 503
+    so the platform retries them elsewhere; health and metrics still answer)."""
+
+    def __init__(self) -> None:
+        self.draining = False
+
+
+LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
+_ALWAYS_SERVED = ("/healthz", "/readyz", "/metrics")
+
+
+@web.middleware
+async def _drain_middleware(request: web.Request, handler: Callable) -> web.StreamResponse:
+    if request.app[LIFECYCLE].draining and request.path not in _ALWAYS_SERVED:
+        return web.Response(status=503, headers={"Retry-After": "1"}, text="shutting down")
+    return await handler(request)
+
 WebFeature = Callable[[web.Application], None]
 
 
@@ -43,8 +62,9 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 def create_web_app(services: Services, features: Sequence[WebFeature] = ()) -> web.Application:
-    app = web.Application(client_max_size=20 * 1024 * 1024)
+    app = web.Application(client_max_size=20 * 1024 * 1024, middlewares=[_drain_middleware])
     app[SERVICES] = services
+    app[LIFECYCLE] = Lifecycle()
     app[STARTED] = time.monotonic()
     app.router.add_get("/healthz", healthz)
     for feature in features:
