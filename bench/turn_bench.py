@@ -31,6 +31,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +99,7 @@ class Cluster:
                    "TELEGRAM_WEBHOOK_URL": "https://bot.example.vn/telegram/webhook",
                    "TELEGRAM_WEBHOOK_SECRET": SECRET, "CCHC_SECRET_KEY": SECRET_KEY,
                    "CCHC_CONTENT_RELOAD_SECONDS": "0", "CCHC_CONTENT_DIR": str(ROOT / "content"),
-                   "CCHC_LOG_LEVEL": "WARNING"}
+                   "CCHC_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING")}
             env.pop("PROMETHEUS_MULTIPROC_DIR", None)
             cmd = [sys.executable]
             if self.profile is not None:
@@ -113,7 +115,7 @@ class Cluster:
                     if proc.poll() is not None:
                         raise RuntimeError(f"bot process exited: {self.logs[0].read_text()[-1500:]}")
                     try:
-                        async with http.get(f"http://127.0.0.1:{port}/healthz") as r:
+                        async with http.get(f"http://127.0.0.1:{port}/readyz") as r:  # ready: the webhook takes updates
                             if r.status == 200:
                                 break
                     except aiohttp.ClientError:
@@ -154,7 +156,7 @@ async def _ask(http: aiohttp.ClientSession, api: TimedFake, port: int, chat: int
 async def _messages_per_turn(http: aiohttp.ClientSession, api: TimedFake, port: int) -> int:
     """How many messages the bot sends for one FAQ question (the probe citizen asks once)."""
     chat = USER_BASE - 1
-    await _ask(http, api, port, chat, QUESTIONS[0], 1)
+    await _ask(http, api, port, chat, QUESTIONS[0], 1, timeout=30)
     await asyncio.sleep(1.0)
     return len(api.sent_to(chat))
 
@@ -249,26 +251,50 @@ def profile_summary(path: Path, turns: int) -> dict[str, Any]:
     }
 
 
-async def run_backend(args: argparse.Namespace, env: dict[str, str], counts: list[int], *,
+@asynccontextmanager
+async def pg_database(url: str) -> AsyncIterator[dict[str, str]]:
+    """A fresh, migrated throw-away schema (each run starts empty; the fake's update ids restart at 1)."""
+    from bot.database import upgrade
+
+    async with throwaway_schema(url, prefix="turnbench") as (engine, schema):
+        await upgrade(engine)
+        yield {"CCHC_DATABASE_URL": url, "CCHC_DATABASE_SCHEMA": schema}
+
+
+@asynccontextmanager
+async def sqlite_database() -> AsyncIterator[dict[str, str]]:
+    from bot.database import upgrade
+    from core.storage.db import make_engine
+
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite+aiosqlite:///{tmp}/bench.db"
+        engine = make_engine(url)
+        await upgrade(engine)
+        await engine.dispose()
+        yield {"CCHC_DATABASE_URL": url}
+
+
+async def run_backend(args: argparse.Namespace, database: Callable[[], Any], counts: list[int], *,
                       profile: bool, rate: float | None) -> dict[str, Any]:
     out: dict[str, Any] = {"closed_loop": []}
     for n in counts:
-        async with TimedFake(token=TOKEN) as api:
+        async with database() as env, TimedFake(token=TOKEN) as api:
             cluster = Cluster(api, env, n)
             await cluster.start()
             try:
                 async with aiohttp.ClientSession() as http:
-                    per_turn = await _messages_per_turn(http, api, cluster.ports[0])
-                out["messages_per_turn"] = per_turn
+                    out["messages_per_turn"] = per_turn = await _messages_per_turn(http, api, cluster.ports[0])
                 out["closed_loop"].append(await closed_loop(api, cluster, args.citizens, args.rounds, per_turn))
                 if n == 1 and rate:
                     out["open_loop"] = await open_loop(api, cluster, rate, args.seconds, per_turn)
             finally:
-                out["closed_loop"][-1:] and out["closed_loop"][-1].update(exit_codes=await cluster.stop())
+                codes = await cluster.stop()
+                if out["closed_loop"]:
+                    out["closed_loop"][-1]["exit_codes"] = codes
     if profile:
         with tempfile.TemporaryDirectory() as tmp:
             prof = Path(tmp) / "turn.prof"
-            async with TimedFake(token=TOKEN) as api:
+            async with database() as env, TimedFake(token=TOKEN) as api:
                 cluster = Cluster(api, env, 1, profile=prof)
                 await cluster.start()
                 try:
@@ -277,6 +303,10 @@ async def run_backend(args: argparse.Namespace, env: dict[str, str], counts: lis
                     run = await closed_loop(api, cluster, args.citizens, args.rounds, per_turn)
                 finally:
                     await cluster.stop()
+            if os.environ.get("BENCH_PROFILE_OUT") and prof.exists():
+                import shutil
+
+                shutil.copy(prof, os.environ["BENCH_PROFILE_OUT"])
             out["profile"] = {"turns_per_s_under_profiler": run["turns_per_s"],
                               **(profile_summary(prof, run["turns"] + 1) if prof.exists()
                                  else {"error": "no profile written (the process did not exit cleanly)"})}
@@ -296,25 +326,16 @@ async def main() -> None:
     args, _unknown = parser.parse_known_args()  # run_all passes its own arguments to every benchmark
     counts = [int(x) for x in args.processes.split(",") if x]
     out: dict[str, Any] = {"benchmark": "turn_end_to_end", "path": "webhook → inbox → turn → outbox → fake Bot API",
-                           "citizens": args.citizens, "rounds": args.rounds, "cpus": os.cpu_count()}
-    from core.storage.db import make_engine
-    from bot.database import upgrade
-
+                           "citizens": args.citizens, "rounds": args.rounds, "cpus": os.cpu_count(),
+                           "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
     reason = await pg_unreachable(args.pg)
     if reason:
         out["postgresql"] = {"skipped": reason}
     else:
-        async with throwaway_schema(args.pg, prefix="turnbench") as (engine, schema):
-            await upgrade(engine)
-            env = {"CCHC_DATABASE_URL": args.pg, "CCHC_DATABASE_SCHEMA": schema}
-            out["postgresql"] = await run_backend(args, env, counts, profile=not args.no_profile, rate=args.rate)
+        out["postgresql"] = await run_backend(args, lambda: pg_database(args.pg), counts,
+                                              profile=not args.no_profile, rate=args.rate)
     if not args.no_sqlite:
-        with tempfile.TemporaryDirectory() as tmp:
-            url = f"sqlite+aiosqlite:///{tmp}/bench.db"
-            engine = make_engine(url)
-            await upgrade(engine)
-            await engine.dispose()
-            out["sqlite"] = await run_backend(args, {"CCHC_DATABASE_URL": url}, [1], profile=False, rate=None)
+        out["sqlite"] = await run_backend(args, sqlite_database, [1], profile=False, rate=None)
     print(json.dumps(out, ensure_ascii=False))
 
 

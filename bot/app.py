@@ -7,6 +7,7 @@ import secrets
 import sys
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -50,7 +51,8 @@ class Bot(Host):
         from dashboard import setup_dashboard
 
         pages = list(self.dashboard_pages)
-        return create_web_app(self.services, [*self.web_routes, lambda app: setup_dashboard(app, pages)])
+        return create_web_app(self.services, [*self.web_routes, lambda app: setup_dashboard(app, pages),
+                                              lambda app: install_operations(self, app)])
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -228,6 +230,47 @@ async def drain(bot: Bot, app: web.Application, tasks: list[asyncio.Task[Any]]) 
             except (TimeoutError, Exception):  # noqa: BLE001 - shutting down regardless
                 log.warning("inbox runner did not stop in time")
     log.info("drained: claims released")
+def install_operations(bot: Bot, app: web.Application) -> None:
+    """/readyz checks of this process (migrations at head, each channel it runs connected) and /metrics."""
+    from bot.database import at_head
+    from core.web import add_readiness_check
+
+    add_readiness_check(app, "migrations", lambda: at_head(bot.engine))
+    for channel in bot.channels:
+        if hasattr(channel, "running"):
+            add_readiness_check(app, f"channel:{channel.channel}", _connected(channel))
+    from core.metrics import add_collector, install_metrics
+
+    if not bot.services.extra.get("metrics_collectors"):
+        inbox = bot.services.extra.get("inbox")
+        if isinstance(inbox, Inbox):
+            add_collector(bot.services, inbox.gauges)
+        add_collector(bot.services, lambda: _report_gauges(bot))
+    install_metrics(app, bot.services, bot.env)
+
+
+async def _report_gauges(bot: Bot) -> list[tuple[Any, dict[str, str], float]]:
+    """Feedback reports by state, and open reports past their deadline by agency (for /metrics)."""
+    from sqlalchemy import func, select
+
+    from core.metrics import REPORTS, REPORTS_OVERDUE
+    from core.storage.models import utcnow
+    from features.feedback.models import OPEN_STATUSES, Report
+
+    async with bot.services.store.sessions() as session:
+        states = (await session.execute(select(Report.status, func.count()).group_by(Report.status))).all()
+        overdue = (await session.execute(
+            select(Report.agency_id, func.count()).where(Report.status.in_(OPEN_STATUSES),
+                                                         Report.deadline_at < utcnow())
+            .group_by(Report.agency_id))).all()
+    return [*((REPORTS, {"state": state}, float(n)) for state, n in states),
+            *((REPORTS_OVERDUE, {"agency": str(agency)}, float(n)) for agency, n in overdue)]
+
+
+def _connected(channel: Channel) -> Callable[[], Awaitable[str | None]]:
+    async def check() -> str | None:
+        return None if getattr(channel, "running", True) else "not connected"
+    return check
 # --- end production ------------------------------------------------------------------------------------------
 
 

@@ -1,6 +1,7 @@
 """The app's database: migrations of every feature's tables (the core only knows how to run them)."""
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -13,3 +14,22 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     """Bring the database to `revision` (default: the newest); safe to run on every start."""
     await run_migrations(engine, MIGRATIONS_DIR, revision)
+
+
+@functools.cache
+def _heads() -> frozenset[str]:
+    from alembic.script import ScriptDirectory
+
+    from core.storage.db import alembic_config
+
+    return frozenset(ScriptDirectory.from_config(alembic_config(MIGRATIONS_DIR)).get_heads())
+
+
+async def at_head(engine: AsyncEngine) -> str | None:
+    """None when the database's migration is the newest one here, else what differs (for /readyz)."""
+    from sqlalchemy import text
+
+    heads = _heads()
+    async with engine.connect() as conn:
+        current = {row[0] for row in (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()}
+    return None if current == heads else f"database at {sorted(current)}, code at {sorted(heads)}"

@@ -37,6 +37,7 @@ from sqlalchemy.orm import aliased
 
 from core.codec import incoming_from_dict, incoming_to_dict
 from core.delivery import MessageKind
+from core.metrics import INBOX_BACKLOG, INBOX_OLDEST, OUTBOX_BACKLOG, TURNS, TURN_SECONDS
 from core.outbox import Outbox
 from core.storage.models import InboxEvent, OutboxMessage, Process, utcnow
 from core.storage.upsert import insert_for
@@ -84,6 +85,7 @@ class Inbox:
         self.clock = clock
         self._wake = asyncio.Event()
         self._stopping = False
+        self._received: dict[int, dt.datetime] = {}  # claimed event -> when it was stored (turn latency)
         self._running: set[asyncio.Task[None]] = set()
         self._listeners: list[Callable[[Incoming], None]] = []
 
@@ -178,6 +180,19 @@ class Inbox:
             await asyncio.sleep(0.01)
         raise TimeoutError("inbox did not become idle")
 
+    async def gauges(self) -> list[tuple[Any, dict[str, str], float]]:
+        """The inbox backlog and its oldest event's age, and the outbox's pending messages per channel
+        (a `core.metrics` collector)."""
+        async with self.sessions() as session:
+            count, oldest = (await session.execute(select(func.count(), func.min(InboxEvent.received_at))
+                                                   .where(InboxEvent.status == "pending"))).one()
+            waiting = (await session.execute(select(OutboxMessage.channel, func.count())
+                                             .where(OutboxMessage.status == "pending")
+                                             .group_by(OutboxMessage.channel))).all()
+        age = max(0.0, (self.clock() - oldest).total_seconds()) if oldest is not None else 0.0
+        return [(INBOX_BACKLOG, {}, float(count or 0)), (INBOX_OLDEST, {}, age),
+                *((OUTBOX_BACKLOG, {"channel": ch}, float(n)) for ch, n in waiting)]
+
     async def pending(self) -> int:
         async with self.sessions() as session:
             return int(await session.scalar(select(func.count()).select_from(InboxEvent)
@@ -197,44 +212,63 @@ class Inbox:
         replies_sent = ~select(OutboxMessage.id).where(  # the previous turn's replies went out first
             OutboxMessage.channel == InboxEvent.channel, OutboxMessage.external_id == InboxEvent.external_id,
             OutboxMessage.status == "pending", OutboxMessage.kind == MessageKind.REPLY.value).exists()
-        async with self.sessions() as session:
-            rows = (await session.execute(
-                select(InboxEvent.id, InboxEvent.claimed_by)
-                .where(InboxEvent.status == "pending", first_of_user, claimable, replies_sent)
-                .order_by(InboxEvent.id).limit(limit))).all()
-        claimed: list[tuple[int, dict[str, Any], int]] = []
-        for row_id, holder in rows:
-            async with self.sessions.begin() as session:
-                same_holder = InboxEvent.claimed_by.is_(None) if holder is None else InboxEvent.claimed_by == holder
-                got = (await session.execute(
-                    update(InboxEvent).where(InboxEvent.id == row_id, InboxEvent.status == "pending", same_holder)
-                    .values(claimed_by=self.process_id, attempts=InboxEvent.attempts + 1)
-                    .returning(InboxEvent.payload, InboxEvent.attempts))).first()
-            if got is not None:
-                if holder is not None:
-                    log.info("inbox: took over event %s from a stopped process", row_id)
-                claimed.append((row_id, got[0], got[1]))
+        candidates = (select(InboxEvent.id).where(InboxEvent.status == "pending", first_of_user, claimable, replies_sent)
+                      .order_by(InboxEvent.id).limit(limit).with_for_update(skip_locked=True))
+        # One statement claims the batch (it was one transaction per event). The outer WHERE repeats the
+        # compare-and-set conditions, so a row changed since the subquery's snapshot is skipped, never claimed
+        # twice; on PostgreSQL rows another process is claiming right now are skipped (SKIP LOCKED), so
+        # claimers never wait for each other.
+        async with self.sessions.begin() as session:
+            got = (await session.execute(
+                update(InboxEvent)
+                .where(InboxEvent.id.in_(candidates.scalar_subquery()), InboxEvent.status == "pending", claimable)
+                .values(claimed_by=self.process_id, attempts=InboxEvent.attempts + 1)
+                .returning(InboxEvent.id, InboxEvent.payload, InboxEvent.attempts, InboxEvent.received_at)
+                .execution_options(synchronize_session=False))).all()
+        claimed = sorted((int(row_id), payload, int(attempts)) for row_id, payload, attempts, _at in got)
+        self._received.update({int(row[0]): row[3] for row in got})
+        for row_id, _payload, attempts in claimed:
+            if attempts > 1:
+                log.info("inbox: took over event %s (attempt %s)", row_id, attempts)
         return claimed
 
     # -- one turn ---------------------------------------------------------------------------------------
     async def _turn(self, row_id: int, payload: dict[str, Any], attempts: int) -> None:
+        received = self._received.pop(row_id, None)
         incoming = incoming_from_dict(payload)
         if attempts > self.max_attempts:  # this event's turn stopped its process again and again
-            await self._park(row_id, incoming, "dừng tiến trình nhiều lần", [])
+            await self.outbox.deliver([await self._park(row_id, incoming, "dừng tiến trình nhiều lần", [])])
+            TURNS.labels(incoming.channel, "parked").inc()
             return
         owed: list[int] = []
+        fresh: dict[int, OutboxMessage] = {}
+        closing: list[list[Reply]] = []
 
         async def also(session: AsyncSession, replies: list[Reply]) -> None:
             await session.execute(update(InboxEvent).where(InboxEvent.id == row_id)
                                   .values(status="done", handled_at=self.clock(), claimed_by=None))
             owed[:] = await self.outbox.release_deferred(session, incoming.channel, incoming.user_id,
                                                           incoming.message_id)
-            owed.append(await self._owe(session, row_id, incoming, replies))
+            row = await self.outbox.enqueue_row(session, channel=incoming.channel, external_id=incoming.user_id,
+                                                replies=replies, kind=MessageKind.REPLY, ref=f"inbox:{row_id}",
+                                                reply_to=incoming.message_id, claim=True)
+            owed.append(int(row.id))
+            fresh.clear()
+            fresh[int(row.id)] = row
+            closing[:] = [replies]
 
         replies = await self.handle(incoming, also=also)  # a lost race is run again inside
-        if not owed:  # the turn failed: its replies are the polite error message
-            owed.append(await self._park(row_id, incoming, "xử lý lỗi", replies))
-        await self.outbox.deliver(owed)
+        # Core.handle returns the very list given to `also` only when the closing transaction committed;
+        # otherwise (the turn failed, or its commit did) its replies are the polite error message.
+        outcome = "ok"
+        if not (owed and closing and closing[0] is replies):
+            fresh.clear()
+            owed[:] = [await self._park(row_id, incoming, "xử lý lỗi", replies)]
+            outcome = "error"
+        await self.outbox.deliver(owed, rows=fresh)
+        TURNS.labels(incoming.channel, outcome).inc()
+        if received is not None:
+            TURN_SECONDS.labels(incoming.channel).observe(max(0.0, (self.clock() - received).total_seconds()))
         for callback in self._listeners:
             try:
                 callback(incoming)

@@ -5,8 +5,9 @@ factory with typed AppKeys).
 """
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 from sqlalchemy import text
@@ -61,12 +62,56 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "uptime_s": round(time.monotonic() - request.app[STARTED], 1)})
 
 
+# --- readiness (issue 15) -----------------------------------------------------------------------------------
+# /readyz answers 200 only when every registered check passes: the database answers, the migrations are at
+# head (bot.app registers it), each configured channel is connected (channels register theirs with
+# `add_readiness_check`, e.g. `add_readiness_check(app, "telegram", lambda: ...)`), the process is not draining.
+ReadinessCheck = Callable[[], Awaitable[str | None]]  # None when ready, else the reason (no personal data)
+READINESS = web.AppKey("readiness", dict)
+READINESS_TIMEOUT = 2.0
+
+
+def add_readiness_check(app: web.Application, name: str, check: ReadinessCheck) -> None:
+    """Add (or replace) the readiness check ``name`` of this web app."""
+    app[READINESS][name] = check
+
+
+async def _database_ready(services: Services) -> str | None:
+    async with services.store.sessions() as session:
+        await session.execute(text("SELECT 1"))
+    return None
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Ready to take traffic: every check passes (each bounded by READINESS_TIMEOUT seconds, run at once)."""
+    checks: dict[str, ReadinessCheck] = dict(request.app[READINESS])
+
+    async def run(check: ReadinessCheck) -> str:
+        try:
+            async with asyncio.timeout(READINESS_TIMEOUT):
+                return await check() or "ok"
+        except TimeoutError:
+            return "timed out"
+        except Exception as exc:  # noqa: BLE001 - any failure is "not ready", named by its type only
+            return f"failed: {type(exc).__name__}"
+
+    results = dict(zip(checks, await asyncio.gather(*(run(c) for c in checks.values()))))
+    if request.app[LIFECYCLE].draining:
+        results["process"] = "shutting down"
+    ready = all(v == "ok" for v in results.values())
+    return web.json_response({"status": "ready" if ready else "not ready", "checks": results},
+                             status=200 if ready else 503)
+# --- end readiness ------------------------------------------------------------------------------------------
+
+
 def create_web_app(services: Services, features: Sequence[WebFeature] = ()) -> web.Application:
     app = web.Application(client_max_size=20 * 1024 * 1024, middlewares=[_drain_middleware])
     app[SERVICES] = services
     app[LIFECYCLE] = Lifecycle()
     app[STARTED] = time.monotonic()
+    app[READINESS] = {"database": lambda: _database_ready(services)}
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
     for feature in features:
         feature(app)
     return app
