@@ -74,6 +74,9 @@ async def build_bot(settings: Settings, *, pack: ContentPack | None = None, migr
     if not settings.secret_key:
         log.warning("CCHC_SECRET_KEY is not set: dashboard logins end at every restart (set 32+ characters)")
     services.extra["secret_key"] = settings.secret_key or secrets.token_urlsafe(48)
+    from core.jobs import Jobs  # single jobs across processes (issue 15)
+
+    services.extra["jobs"] = Jobs(store.sessions, services.outbox.process_id)
     services.extra.setdefault("dashboard_config", DashboardConfig.from_env(settings.extra))
     core = Core(services, build_router(features))
     bot = Bot(settings=settings, engine=engine, services=services, core=core, env=settings.extra, senders=senders,

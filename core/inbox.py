@@ -37,6 +37,7 @@ from sqlalchemy.orm import aliased
 
 from core.codec import incoming_from_dict, incoming_to_dict
 from core.delivery import MessageKind
+from core.jobs import Jobs, every
 from core.metrics import INBOX_BACKLOG, INBOX_OLDEST, OUTBOX_BACKLOG, TURNS, TURN_SECONDS
 from core.outbox import Outbox
 from core.storage.models import InboxEvent, OutboxMessage, Process, utcnow
@@ -85,6 +86,7 @@ class Inbox:
         self.clock = clock
         self._wake = asyncio.Event()
         self._stopping = False
+        self.jobs = Jobs(sessions, self.process_id, clock=clock)
         self._received: dict[int, dt.datetime] = {}  # claimed event -> when it was stored (turn latency)
         self._running: set[asyncio.Task[None]] = set()
         self._listeners: list[Callable[[Incoming], None]] = []
@@ -115,7 +117,7 @@ class Inbox:
         await self.heartbeat()
         beat = asyncio.create_task(self._heartbeats())
         try:
-            last_prune = 0.0
+            last_prune = -1e9
             loop = asyncio.get_running_loop()
             while not self._stopping:
                 try:
@@ -123,9 +125,9 @@ class Inbox:
                 except Exception as exc:  # noqa: BLE001 - a database hiccup: try again at the next wake
                     log.warning("inbox: claiming failed: %s", type(exc).__name__)
                     await asyncio.sleep(self.poll_interval)
-                if loop.time() - last_prune > 3600:
+                if loop.time() - last_prune > 60:  # one process prunes, hourly (core.jobs)
                     last_prune = loop.time()
-                    await self.prune()
+                    await self.jobs.run_once("inbox-prune", self.prune, every(dt.timedelta(hours=1)))
                 try:  # (asyncio.timeout: wait_for in 3.11 can lose a cancellation that races its timeout)
                     async with asyncio.timeout(self.poll_interval):
                         await self._wake.wait()

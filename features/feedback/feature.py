@@ -10,10 +10,12 @@ dashboard pages, notifications and ratings.
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 import logging
 
 from core.content.loader import PackSpec
 from core.feature import Feature, Host
+from core.jobs import every
 from features.feedback import chat, cli
 from features.feedback.config import load_section
 
@@ -58,7 +60,11 @@ def install(host: Host) -> None:
         while True:
             try:
                 await service.retry_notifications()
-                await service.expire_drafts()
+                jobs = host.services.extra.get("jobs")  # one process at a time expires drafts (core.jobs)
+                if jobs is not None:
+                    await jobs.run_once("feedback-expire-drafts", service.expire_drafts, every(timedelta(minutes=5)))
+                else:
+                    await service.expire_drafts()
             except asyncio.CancelledError:
                 raise
             except Exception:
