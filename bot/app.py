@@ -182,6 +182,13 @@ async def close_bot(bot: Bot) -> None:
 async def serve(bot: Bot, *, console: bool, stop: asyncio.Event | None = None) -> None:
     """Run the web server, the channels and background workers until cancelled, the console quits or
     ``stop`` is set (SIGTERM: a graceful shutdown, see :func:`drain`)."""
+    try:
+        await _serve(bot, console=console, stop=stop)
+    finally:
+        await bot.close()  # after the web server and the channels stopped (requests in flight need the database)
+
+
+async def _serve(bot: Bot, *, console: bool, stop: asyncio.Event | None) -> None:
     async with AsyncExitStack() as stack:
         app = bot.web_app()
         runner = web.AppRunner(app, access_log=None)
@@ -208,7 +215,6 @@ async def serve(bot: Bot, *, console: bool, stop: asyncio.Event | None = None) -
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await bot.close()
 
 
 # --- production: graceful shutdown (issue 15) -------------------------------------------------------------

@@ -89,7 +89,7 @@ async def test_rolling_restart_of_three_processes_under_load(tmp_path: Path) -> 
                                              headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}) as r:
                             if r.status == 200:
                                 return
-                            assert r.status == 503, r.status
+                            assert r.status in (500, 503), r.status  # Telegram retries any non-2xx
                     except aiohttp.ClientError:
                         pass
                     refused += 1
