@@ -20,7 +20,7 @@ from core.feature import CliHost
 def _setup_logging() -> None:
     from core.logsafe import configure
 
-    configure(os.environ.get("CCHC_LOG_LEVEL", "INFO"))  # libraries held at WARNING even at DEBUG
+    configure(os.environ.get("CCHC_LOG_LEVEL", "INFO"), os.environ.get("CCHC_LOG_FORMAT", "text"))  # libraries held at WARNING even at DEBUG
 
 
 def settings_or_exit() -> Settings:

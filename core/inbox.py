@@ -38,6 +38,7 @@ from sqlalchemy.orm import aliased
 from core.codec import incoming_from_dict, incoming_to_dict
 from core.delivery import MessageKind
 from core.jobs import Jobs, every
+from core.logsafe import bind_turn
 from core.metrics import INBOX_BACKLOG, INBOX_OLDEST, OUTBOX_BACKLOG, TURNS, TURN_SECONDS
 from core.outbox import Outbox
 from core.storage.models import InboxEvent, OutboxMessage, Process, utcnow
@@ -237,6 +238,7 @@ class Inbox:
     # -- one turn ---------------------------------------------------------------------------------------
     async def _turn(self, row_id: int, payload: dict[str, Any], attempts: int) -> None:
         received = self._received.pop(row_id, None)
+        bind_turn(f"{self.process_id.rsplit(':', 1)[-1]}-{row_id}")  # this task's log lines carry the turn id
         incoming = incoming_from_dict(payload)
         if attempts > self.max_attempts:  # this event's turn stopped its process again and again
             await self.outbox.deliver([await self._park(row_id, incoming, "dừng tiến trình nhiều lần", [])])
