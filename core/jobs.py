@@ -36,12 +36,13 @@ class Jobs:
         self.clock = clock
         self.claimed_at: dict[str, dt.datetime] = {}  # job -> the time of this process's last claim
 
-    async def claim(self, name: str, next_due: NextDue, *, lease: dt.timedelta) -> bool:
-        """True when this process may run ``name`` now (and nobody else until it finishes or the lease ends)."""
+    async def claim(self, name: str, next_due: NextDue, *, lease: dt.timedelta, first_now: bool = True) -> bool:
+        """True when this process may run ``name`` now (and nobody else until it finishes or the lease ends).
+        A job never run is due at once with ``first_now``, else at ``next_due(now)``."""
         now = self.clock()
         async with self.sessions.begin() as session:
             await session.execute(insert_for(session, JobRun.__table__).values(
-                name=name, next_due_at=now, runs=0).on_conflict_do_nothing(index_elements=["name"]))
+                name=name, next_due_at=now if first_now else next_due(now), runs=0).on_conflict_do_nothing(index_elements=["name"]))
             got = await session.execute(
                 update(JobRun).where(JobRun.name == name, JobRun.next_due_at <= now,
                                      or_(JobRun.lease_until.is_(None), JobRun.lease_until < now))
@@ -59,9 +60,9 @@ class Jobs:
                                           runs=JobRun.runs + 1).execution_options(synchronize_session=False))
 
     async def run_once(self, name: str, job: Callable[[], Awaitable[object]], next_due: NextDue, *,
-                       lease: dt.timedelta = dt.timedelta(minutes=30)) -> bool:
+                       lease: dt.timedelta = dt.timedelta(minutes=30), first_now: bool = True) -> bool:
         """Run ``job`` if this process wins the claim; True when it ran (even if it raised: logged)."""
-        if not await self.claim(name, next_due, lease=lease):
+        if not await self.claim(name, next_due, lease=lease, first_now=first_now):
             return False
         try:
             await job()
@@ -72,11 +73,12 @@ class Jobs:
         return True
 
     async def periodic(self, name: str, job: Callable[[], Awaitable[object]], next_due: NextDue, *,
-                       poll: float = 30.0, lease: dt.timedelta = dt.timedelta(minutes=30)) -> None:
+                       poll: float = 30.0, lease: dt.timedelta = dt.timedelta(minutes=30),
+                       first_now: bool = True) -> None:
         """Forever (a background task): every ``poll`` seconds, run ``job`` when due and won."""
         while True:
             try:
-                await self.run_once(name, job, next_due, lease=lease)
+                await self.run_once(name, job, next_due, lease=lease, first_now=first_now)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - database hiccup: try at the next poll

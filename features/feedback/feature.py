@@ -72,6 +72,33 @@ def install(host: Host) -> None:
             await asyncio.sleep(RETRY_EVERY_SECONDS)
 
     host.background.append(worker)
+    install_digest(host, service)
+
+
+def install_digest(host: Host, service: object) -> None:
+    """Issue 15: the daily deadline digest per agency, by e-mail when SMTP is configured (one process
+    sends it: core.jobs). See features/feedback/digest.py."""
+    from features.feedback.digest import SmtpConfig, build_digests, next_digest_time, recipients_from_env, send_digests
+
+    smtp, recipients = SmtpConfig.from_env(host.env), recipients_from_env(host.env)
+    jobs = host.services.extra.get("jobs")
+    if smtp is None or not recipients or jobs is None:
+        return
+    pack = host.services.pack
+    hour = int(host.env.get("CCHC_DIGEST_HOUR", "7") or 7)
+
+    async def digest() -> None:
+        current = host.services.pack
+        digests = await build_digests(host.services.store.sessions, current.config.timezone, host.services.clock())
+        names = {a.id: a.name for a in current.agencies.agencies}
+        sent = await send_digests(digests, recipients, smtp, names, host.env.get("CCHC_PUBLIC_URL", ""))
+        log.info("deadline digest: %d e-mails", sent)
+
+    async def daily() -> None:
+        await jobs.periodic("feedback-deadline-digest", digest, next_digest_time(pack.config.timezone, hour), poll=60,
+                            first_now=False)
+
+    host.background.append(daily)
 
 
 FEATURE = Feature(
