@@ -118,11 +118,16 @@ class Inbox:
         await self.heartbeat()
         beat = asyncio.create_task(self._heartbeats())
         try:
-            last_prune = -1e9
+            last_prune = last_sweep = -1e9
             loop = asyncio.get_running_loop()
             while not self._stopping:
                 try:
-                    await self.step()
+                    # a turn's own replies are sent by the turn; the sweep for the others is not needed
+                    # after every turn (it was one more query per turn): once per poll interval
+                    sweep = loop.time() - last_sweep >= self.poll_interval
+                    if sweep:
+                        last_sweep = loop.time()
+                    await self.step(sweep_outbox=sweep)
                 except Exception as exc:  # noqa: BLE001 - a database hiccup: try again at the next wake
                     log.warning("inbox: claiming failed: %s", type(exc).__name__)
                     await asyncio.sleep(self.poll_interval)
@@ -149,8 +154,9 @@ class Inbox:
         self._stopping = True
         self._wake.set()
 
-    async def step(self) -> int:
-        """Claim what this process can take now and start its turns; returns how many were started."""
+    async def step(self, *, sweep_outbox: bool = True) -> int:
+        """Claim what this process can take now and start its turns; returns how many were started.
+        ``sweep_outbox``: also deliver owed messages nobody holds (retries, a stopped process's replies)."""
         free = self.max_parallel - len(self._running)
         started = 0
         if free > 0:
@@ -159,7 +165,8 @@ class Inbox:
                 self._running.add(task)
                 task.add_done_callback(self._done)
                 started += 1
-        await self.outbox.run_once()
+        if sweep_outbox:
+            await self.outbox.run_once()
         return started
 
     def _done(self, task: asyncio.Task[None]) -> None:
