@@ -25,7 +25,7 @@ from core.content import provinces as official
 
 TEMPLATES = Path(__file__).with_name("pack_templates")
 # Copied from the sample pack as they are: nothing in them is about one province.
-COPIED = ("faq", "templates", "bulletin.yaml", "feedback.yaml", "smalltalk.yaml")
+COPIED = ("faq", "templates", "bulletin.yaml", "feedback.yaml", "smalltalk.yaml", "webchat.yaml")
 RENDERED = ("pack.yaml", "agencies.yaml", "hotlines.yaml", "slogans.yaml", "calendar.yaml")
 # The provincial departments after the 1/3/2025 reorganisation common to every province: (id, name, short).
 DEPARTMENTS = (
