@@ -275,11 +275,13 @@ async def sqlite_database() -> AsyncIterator[dict[str, str]]:
 
 
 async def run_backend(args: argparse.Namespace, database: Callable[[], Any], counts: list[int], *,
-                      profile: bool, rate: float | None) -> dict[str, Any]:
+                      profile: bool, rate: float | None, uncapped: list[int] = ()) -> dict[str, Any]:
     out: dict[str, Any] = {"closed_loop": []}
     for n in counts:
         async with database() as env, TimedFake(token=TOKEN) as api:
-            cluster = Cluster(api, env, n)
+            # processes x (pool size + overflow) must stay under PostgreSQL's max_connections (100 here)
+            pool = {"CCHC_DB_POOL_SIZE": str(max(2, 40 // n)), "CCHC_DB_MAX_OVERFLOW": str(max(2, 40 // n))}
+            cluster = Cluster(api, {**pool, **env}, n)
             await cluster.start()
             try:
                 async with aiohttp.ClientSession() as http:
@@ -291,6 +293,23 @@ async def run_backend(args: argparse.Namespace, database: Callable[[], Any], cou
                 codes = await cluster.stop()
                 if out["closed_loop"]:
                     out["closed_loop"][-1]["exit_codes"] = codes
+    if uncapped:
+        # The same closed loop with Telegram's send cap lifted (CCHC_RATE_TELEGRAM): the pipeline's own speed.
+        # With the cap (30 msg/s per bot, core.pacing) one process cannot answer more than ~29 turns/s.
+        out["closed_loop_send_cap_lifted"] = []
+        for n in uncapped:
+            async with database() as env, TimedFake(token=TOKEN) as api:
+                cluster = Cluster(api, {**env, "CCHC_RATE_TELEGRAM": "100000"}, n)
+                await cluster.start()
+                try:
+                    async with aiohttp.ClientSession() as http:
+                        per_turn = await _messages_per_turn(http, api, cluster.ports[0])
+                    run = await closed_loop(api, cluster, args.citizens, args.rounds, per_turn)
+                    if n == 1 and rate:
+                        run["open_loop"] = await open_loop(api, cluster, rate, args.seconds, per_turn)
+                finally:
+                    run["exit_codes"] = await cluster.stop()
+                out["closed_loop_send_cap_lifted"].append(run)
     if profile:
         with tempfile.TemporaryDirectory() as tmp:
             prof = Path(tmp) / "turn.prof"
@@ -323,6 +342,7 @@ async def main() -> None:
     parser.add_argument("--pg", default=PG_URL)
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--uncapped", default="1,2", help="process counts run again without the send cap")
     args, _unknown = parser.parse_known_args()  # run_all passes its own arguments to every benchmark
     counts = [int(x) for x in args.processes.split(",") if x]
     out: dict[str, Any] = {"benchmark": "turn_end_to_end", "path": "webhook → inbox → turn → outbox → fake Bot API",
@@ -333,7 +353,8 @@ async def main() -> None:
         out["postgresql"] = {"skipped": reason}
     else:
         out["postgresql"] = await run_backend(args, lambda: pg_database(args.pg), counts,
-                                              profile=not args.no_profile, rate=args.rate)
+                                              profile=not args.no_profile, rate=args.rate,
+                                              uncapped=[int(x) for x in args.uncapped.split(",") if x])
     if not args.no_sqlite:
         out["sqlite"] = await run_backend(args, sqlite_database, [1], profile=False, rate=None)
     print(json.dumps(out, ensure_ascii=False))

@@ -70,7 +70,8 @@ async def build_bot(settings: Settings, *, pack: ContentPack | None = None, migr
     policies: dict[str, DeliveryPolicy] = {}
     services = Services(store=store, packs=holder)
     services.outbox = Outbox(store.sessions, senders, process_id=new_process_id(), policies=policies,
-                             pacers=Pacers(), on_blocked=store.mark_blocked, dead_after=settings.inbox_dead_after)
+                             pacers=Pacers(rate_overrides(settings.extra)), on_blocked=store.mark_blocked,
+                             dead_after=settings.inbox_dead_after)
     if not settings.secret_key:
         log.warning("CCHC_SECRET_KEY is not set: dashboard logins end at every restart (set 32+ characters)")
     services.extra["secret_key"] = settings.secret_key or secrets.token_urlsafe(48)
@@ -239,6 +240,19 @@ async def drain(bot: Bot, app: web.Application, tasks: list[asyncio.Task[Any]]) 
             except (TimeoutError, Exception):  # noqa: BLE001 - shutting down regardless
                 log.warning("inbox runner did not stop in time")
     log.info("drained: claims released")
+def rate_overrides(env: dict[str, str] | Any) -> dict[str, float]:
+    """``CCHC_RATE_<CHANNEL>=<messages per second>``: this process's send cap for a channel (default: the
+    platform's, core.pacing; e.g. Telegram 30/s per bot). Benchmarks lift it to measure the pipeline itself."""
+    caps = {}
+    for key, value in env.items():
+        if key.startswith("CCHC_RATE_"):
+            try:
+                caps[key.removeprefix("CCHC_RATE_").lower()] = float(value)
+            except ValueError:
+                log.warning("%s: not a number, ignored", key)
+    return {k: v for k, v in caps.items() if v > 0}
+
+
 def install_operations(bot: Bot, app: web.Application) -> None:
     """/readyz checks of this process (migrations at head, each channel it runs connected) and /metrics."""
     from bot.database import at_head
