@@ -7,6 +7,7 @@ import secrets
 import sys
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -51,7 +52,8 @@ class Bot(Host):
         from dashboard import setup_dashboard
 
         pages = list(self.dashboard_pages)
-        return create_web_app(self.services, [*self.web_routes, lambda app: setup_dashboard(app, pages)])
+        return create_web_app(self.services, [*self.web_routes, lambda app: setup_dashboard(app, pages),
+                                              lambda app: install_operations(self, app)])
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -69,10 +71,14 @@ async def build_bot(settings: Settings, *, pack: ContentPack | None = None, migr
     policies: dict[str, DeliveryPolicy] = {}
     services = Services(store=store, packs=holder)
     services.outbox = Outbox(store.sessions, senders, process_id=new_process_id(), policies=policies,
-                             pacers=Pacers(), on_blocked=store.mark_blocked, dead_after=settings.inbox_dead_after)
+                             pacers=Pacers(rate_overrides(settings.extra)), on_blocked=store.mark_blocked,
+                             dead_after=settings.inbox_dead_after)
     if not settings.secret_key:
         log.warning("CCHC_SECRET_KEY is not set: dashboard logins end at every restart (set 32+ characters)")
     services.extra["secret_key"] = settings.secret_key or secrets.token_urlsafe(48)
+    from core.jobs import Jobs  # single jobs across processes (issue 15)
+
+    services.extra["jobs"] = Jobs(store.sessions, services.outbox.process_id)
     services.extra.setdefault("dashboard_config", DashboardConfig.from_env(settings.extra))
     core = Core(services, build_router(features))
     bot = Bot(settings=settings, engine=engine, services=services, core=core, env=settings.extra, senders=senders,
@@ -288,10 +294,19 @@ async def close_bot(bot: Bot) -> None:
     await bot.close()
 
 
-async def serve(bot: Bot, *, console: bool) -> None:
-    """Run the web server, the channels and background workers until cancelled (or the console quits)."""
+async def serve(bot: Bot, *, console: bool, stop: asyncio.Event | None = None) -> None:
+    """Run the web server, the channels and background workers until cancelled, the console quits or
+    ``stop`` is set (SIGTERM: a graceful shutdown, see :func:`drain`)."""
+    try:
+        await _serve(bot, console=console, stop=stop)
+    finally:
+        await bot.close()  # after the web server and the channels stopped (requests in flight need the database)
+
+
+async def _serve(bot: Bot, *, console: bool, stop: asyncio.Event | None) -> None:
     async with AsyncExitStack() as stack:
-        runner = web.AppRunner(bot.web_app(), access_log=None)
+        app = bot.web_app()
+        runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
         site = web.TCPSite(runner, bot.settings.web_host, bot.settings.web_port)
@@ -306,12 +321,91 @@ async def serve(bot: Bot, *, console: bool) -> None:
                 chat = add_console(bot)
                 await chat.run()
             else:
-                await asyncio.Event().wait()
+                await (stop or asyncio.Event()).wait()
+                await drain(bot, app, tasks)
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await bot.close()
+
+
+# --- production: graceful shutdown (issue 15) -------------------------------------------------------------
+SHUTDOWN_GRACE_SECONDS = 20.0  # turns in flight at SIGTERM get this long; systemd/compose stop waits longer
+
+
+async def drain(bot: Bot, app: web.Application, tasks: list[asyncio.Task[Any]]) -> None:
+    """Graceful shutdown: the web server answers 503 to new events (the platform retries them, the proxy
+    sends them to another process), the inbox stops claiming, the turns in flight finish (bounded) and
+    this process's claims are released; the caller then stops the channels and the server."""
+    from core.web import LIFECYCLE
+
+    app[LIFECYCLE].draining = True
+    inbox = bot.services.extra.get("inbox")
+    if isinstance(inbox, Inbox):
+        inbox.stop()
+        runner = next((t for t in tasks if getattr(t.get_coro(), "__qualname__", "") == "Inbox.run"), None)
+        if runner is not None:
+            try:
+                async with asyncio.timeout(SHUTDOWN_GRACE_SECONDS + 5):
+                    await asyncio.shield(runner)
+            except (TimeoutError, Exception):  # noqa: BLE001 - shutting down regardless
+                log.warning("inbox runner did not stop in time")
+    log.info("drained: claims released")
+def rate_overrides(env: dict[str, str] | Any) -> dict[str, float]:
+    """``CCHC_RATE_<CHANNEL>=<messages per second>``: this process's send cap for a channel (default: the
+    platform's, core.pacing; e.g. Telegram 30/s per bot). Benchmarks lift it to measure the pipeline itself."""
+    caps = {}
+    for key, value in env.items():
+        if key.startswith("CCHC_RATE_"):
+            try:
+                caps[key.removeprefix("CCHC_RATE_").lower()] = float(value)
+            except ValueError:
+                log.warning("%s: not a number, ignored", key)
+    return {k: v for k, v in caps.items() if v > 0}
+
+
+def install_operations(bot: Bot, app: web.Application) -> None:
+    """/readyz checks of this process (migrations at head, each channel it runs connected) and /metrics."""
+    from bot.database import at_head
+    from core.web import add_readiness_check
+
+    add_readiness_check(app, "migrations", lambda: at_head(bot.engine))
+    for channel in bot.channels:
+        if hasattr(channel, "running"):
+            add_readiness_check(app, f"channel:{channel.channel}", _connected(channel))
+    from core.metrics import add_collector, install_metrics
+
+    if not bot.services.extra.get("metrics_collectors"):
+        inbox = bot.services.extra.get("inbox")
+        if isinstance(inbox, Inbox):
+            add_collector(bot.services, inbox.gauges)
+        add_collector(bot.services, lambda: _report_gauges(bot))
+    install_metrics(app, bot.services, bot.env)
+
+
+async def _report_gauges(bot: Bot) -> list[tuple[Any, dict[str, str], float]]:
+    """Feedback reports by state, and open reports past their deadline by agency (for /metrics)."""
+    from sqlalchemy import func, select
+
+    from core.metrics import REPORTS, REPORTS_OVERDUE
+    from core.storage.models import utcnow
+    from features.feedback.models import OPEN_STATUSES, Report
+
+    async with bot.services.store.sessions() as session:
+        states = (await session.execute(select(Report.status, func.count()).group_by(Report.status))).all()
+        overdue = (await session.execute(
+            select(Report.agency_id, func.count()).where(Report.status.in_(OPEN_STATUSES),
+                                                         Report.deadline_at < utcnow())
+            .group_by(Report.agency_id))).all()
+    return [*((REPORTS, {"state": state}, float(n)) for state, n in states),
+            *((REPORTS_OVERDUE, {"agency": str(agency)}, float(n)) for agency, n in overdue)]
+
+
+def _connected(channel: Channel) -> Callable[[], Awaitable[str | None]]:
+    async def check() -> str | None:
+        return None if getattr(channel, "running", True) else "not connected"
+    return check
+# --- end production ------------------------------------------------------------------------------------------
 
 
 def stdin_is_terminal() -> bool:

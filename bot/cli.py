@@ -21,7 +21,7 @@ from core.feature import CliHost
 def _setup_logging() -> None:
     from core.logsafe import configure
 
-    configure(os.environ.get("CCHC_LOG_LEVEL", "INFO"))  # libraries held at WARNING even at DEBUG
+    configure(os.environ.get("CCHC_LOG_LEVEL", "INFO"), os.environ.get("CCHC_LOG_FORMAT", "text"))  # libraries held at WARNING even at DEBUG
 
 
 def _load_env_file(path: str = ".env") -> None:
@@ -80,6 +80,22 @@ def cli_host() -> CliHost:
                    upgrade=upgrade)
 
 
+# --- production: signals (issue 15) -------------------------------------------------------------
+def _stop_on_signals() -> asyncio.Event:
+    """An event set by SIGTERM (and SIGINT): `serve` then shuts down gracefully and the process exits 0."""
+    import signal
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # not the main thread / platform without signals
+            pass
+    return stop
+# --- end production ---------------------------------------------------------------------------------
+
+
 # --- commands ------------------------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
     from bot.app import add_telegram, add_web_chat, build_bot, serve, stdin_is_terminal
@@ -110,7 +126,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             print("Chưa đặt TELEGRAM_BOT_TOKEN và không có terminal: chỉ chạy máy chủ web "
                   f"http://{settings.web_host}:{settings.web_port} (trang chủ và trò chuyện trên web, bảng điều khiển, "
                   "/healthz).", file=sys.stderr)
-        await serve(bot, console=console)
+        await serve(bot, console=console, stop=_stop_on_signals())
 
     try:
         asyncio.run(main())

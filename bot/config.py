@@ -19,6 +19,7 @@ DEFAULT_WEBHOOK_PATH = "/telegram/webhook"
 # Paths the bot's own web server already serves: a webhook there would shadow them (or be shadowed).
 RESERVED_PATHS = ("/dashboard", "/bantin", "/healthz", "/readyz")
 MAKE_SECRET = 'python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
+_SCHEMA_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
 
 
@@ -112,6 +113,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             "CCHC_DATABASE_URL: use sqlite+aiosqlite:///path.db or postgresql+asyncpg://user@host/db, "
             f"got {database_url.split('://', 1)[0]!r}"
         )
+
+    schema = get("CCHC_DATABASE_SCHEMA")
+    if schema is not None:
+        if not database_url.startswith("postgresql"):
+            raise ConfigError("CCHC_DATABASE_SCHEMA: only with PostgreSQL (CCHC_DATABASE_URL=postgresql+asyncpg://...)")
+        if not _SCHEMA_RE.match(schema):
+            raise ConfigError(f"CCHC_DATABASE_SCHEMA: a plain name (letters, digits, _; at most 63), got {schema!r}")
 
     content_dir = Path(get("CCHC_CONTENT_DIR") or "content")
     if not content_dir.is_dir():

@@ -1,6 +1,7 @@
 """The app's database: migrations of every feature's tables (the core only knows how to run them)."""
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -15,17 +16,26 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     await run_migrations(engine, MIGRATIONS_DIR, revision)
 
 
-async def migrations_problem(engine: AsyncEngine) -> str:
-    """'' when the database is at the newest migration, else why not in one line (for /readyz)."""
-    from alembic.runtime.migration import MigrationContext
+@functools.cache
+def _heads() -> frozenset[str]:
     from alembic.script import ScriptDirectory
 
     from core.storage.db import alembic_config
 
-    heads = set(ScriptDirectory.from_config(alembic_config(MIGRATIONS_DIR)).get_heads())
+    return frozenset(ScriptDirectory.from_config(alembic_config(MIGRATIONS_DIR)).get_heads())
+
+
+async def at_head(engine: AsyncEngine) -> str | None:
+    """None when the database's migration is the newest one here, else what differs (for /readyz)."""
+    from sqlalchemy import text
+
+    heads = _heads()
     async with engine.connect() as conn:
-        current = set(await conn.run_sync(lambda sync: MigrationContext.configure(sync).get_current_heads()))
-    if current == heads:
-        return ""
-    return (f"database: migrations at {', '.join(sorted(current)) or 'none'}, newest {', '.join(sorted(heads))} "
-            "(run: cchc-bot db upgrade)")
+        current = {row[0] for row in (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()}
+    return None if current == heads else f"database at {sorted(current)}, code at {sorted(heads)}"
+
+
+async def migrations_problem(engine: AsyncEngine) -> str:
+    """'' when the database is at the newest migration, else why not in one line (a readiness check)."""
+    problem = await at_head(engine)
+    return f"database: {problem} (run: cchc-bot db upgrade)" if problem else ""

@@ -37,6 +37,9 @@ from sqlalchemy.orm import aliased
 
 from core.codec import incoming_from_dict, incoming_to_dict
 from core.delivery import MessageKind
+from core.jobs import Jobs, every
+from core.logsafe import bind_turn
+from core.metrics import INBOX_BACKLOG, INBOX_OLDEST, OUTBOX_BACKLOG, TURNS, TURN_SECONDS
 from core.outbox import Outbox
 from core.storage.models import InboxEvent, OutboxMessage, Process, utcnow
 from core.storage.upsert import insert_for
@@ -105,6 +108,9 @@ class Inbox:
         self.keep_days = keep_days
         self.clock = clock
         self._wake = asyncio.Event()
+        self._stopping = False
+        self.jobs = Jobs(sessions, self.process_id, clock=clock)
+        self._received: dict[int, dt.datetime] = {}  # claimed event -> when it was stored (turn latency)
         self._running: set[asyncio.Task[None]] = set()
         self._listeners: list[Callable[[Incoming], None]] = []
 
@@ -127,18 +133,29 @@ class Inbox:
         self._listeners.append(callback)
 
     # -- the runner ---------------------------------------------------------------------------------------
-    async def run(self) -> None:
-        """Handle events and deliver owed replies until cancelled; then release this process's claims."""
+    async def run(self, *, grace: float = 20.0) -> None:
+        """Handle events and deliver owed replies until cancelled or :meth:`stop`; then wait for the turns
+        in flight (at most ``grace`` seconds, the rest are cancelled and run again elsewhere) and release
+        this process's claims, so other processes take them over at once."""
         await self.heartbeat()
         beat = asyncio.create_task(self._heartbeats())
         try:
-            last_prune = 0.0
+            last_prune = last_sweep = -1e9
             loop = asyncio.get_running_loop()
-            while True:
-                await self.step()
-                if loop.time() - last_prune > 3600:
+            while not self._stopping:
+                try:
+                    # a turn's own replies are sent by the turn; the sweep for the others is not needed
+                    # after every turn (it was one more query per turn): once per poll interval
+                    sweep = loop.time() - last_sweep >= self.poll_interval
+                    if sweep:
+                        last_sweep = loop.time()
+                    await self.step(sweep_outbox=sweep)
+                except Exception as exc:  # noqa: BLE001 - a database hiccup: try again at the next wake
+                    log.warning("inbox: claiming failed: %s", type(exc).__name__)
+                    await asyncio.sleep(self.poll_interval)
+                if loop.time() - last_prune > 60:  # one process prunes, hourly (core.jobs)
                     last_prune = loop.time()
-                    await self.prune()
+                    await self.jobs.run_once("inbox-prune", self.prune, every(dt.timedelta(hours=1)))
                 try:  # (asyncio.timeout: wait_for in 3.11 can lose a cancellation that races its timeout)
                     async with asyncio.timeout(self.poll_interval):
                         await self._wake.wait()
@@ -146,13 +163,22 @@ class Inbox:
                     pass
                 self._wake.clear()
         finally:
-            beat.cancel()
             if self._running:
+                await asyncio.wait(self._running, timeout=grace)
+                for task in self._running:
+                    task.cancel()  # its event (or reply) stays pending: released below, another process runs it
                 await asyncio.gather(*self._running, return_exceptions=True)
+            beat.cancel()
             await asyncio.shield(self.release())
 
-    async def step(self) -> int:
-        """Claim what this process can take now and start its turns; returns how many were started."""
+    def stop(self) -> None:
+        """Stop claiming (graceful shutdown): :meth:`run` finishes the turns in flight and returns."""
+        self._stopping = True
+        self._wake.set()
+
+    async def step(self, *, sweep_outbox: bool = True) -> int:
+        """Claim what this process can take now and start its turns; returns how many were started.
+        ``sweep_outbox``: also deliver owed messages nobody holds (retries, a stopped process's replies)."""
         free = self.max_parallel - len(self._running)
         started = 0
         if free > 0:
@@ -161,7 +187,8 @@ class Inbox:
                 self._running.add(task)
                 task.add_done_callback(self._done)
                 started += 1
-        await self.outbox.run_once()
+        if sweep_outbox:
+            await self.outbox.run_once()
         return started
 
     def _done(self, task: asyncio.Task[None]) -> None:
@@ -185,6 +212,19 @@ class Inbox:
             await asyncio.sleep(0.01)
         raise TimeoutError("inbox did not become idle")
 
+    async def gauges(self) -> list[tuple[Any, dict[str, str], float]]:
+        """The inbox backlog and its oldest event's age, and the outbox's pending messages per channel
+        (a `core.metrics` collector)."""
+        async with self.sessions() as session:
+            count, oldest = (await session.execute(select(func.count(), func.min(InboxEvent.received_at))
+                                                   .where(InboxEvent.status == "pending"))).one()
+            waiting = (await session.execute(select(OutboxMessage.channel, func.count())
+                                             .where(OutboxMessage.status == "pending")
+                                             .group_by(OutboxMessage.channel))).all()
+        age = max(0.0, (self.clock() - oldest).total_seconds()) if oldest is not None else 0.0
+        return [(INBOX_BACKLOG, {}, float(count or 0)), (INBOX_OLDEST, {}, age),
+                *((OUTBOX_BACKLOG, {"channel": ch}, float(n)) for ch, n in waiting)]
+
     async def pending(self) -> int:
         async with self.sessions() as session:
             return int(await session.scalar(select(func.count()).select_from(InboxEvent)
@@ -203,44 +243,64 @@ class Inbox:
         replies_sent = ~select(OutboxMessage.id).where(  # the previous turn's replies went out first
             OutboxMessage.channel == InboxEvent.channel, OutboxMessage.external_id == InboxEvent.external_id,
             OutboxMessage.status == "pending", OutboxMessage.kind == MessageKind.REPLY.value).exists()
-        async with self.sessions() as session:
-            rows = (await session.execute(
-                select(InboxEvent.id, InboxEvent.claimed_by)
-                .where(InboxEvent.status == "pending", first_of_user, claimable, replies_sent)
-                .order_by(InboxEvent.id).limit(limit))).all()
-        claimed: list[tuple[int, dict[str, Any], int]] = []
-        for row_id, holder in rows:
-            async with self.sessions.begin() as session:
-                same_holder = InboxEvent.claimed_by.is_(None) if holder is None else InboxEvent.claimed_by == holder
-                got = (await session.execute(
-                    update(InboxEvent).where(InboxEvent.id == row_id, InboxEvent.status == "pending", same_holder)
-                    .values(claimed_by=self.process_id, attempts=InboxEvent.attempts + 1)
-                    .returning(InboxEvent.payload, InboxEvent.attempts))).first()
-            if got is not None:
-                if holder is not None:
-                    log.info("inbox: took over event %s from a stopped process", row_id)
-                claimed.append((row_id, got[0], got[1]))
+        candidates = (select(InboxEvent.id).where(InboxEvent.status == "pending", first_of_user, claimable, replies_sent)
+                      .order_by(InboxEvent.id).limit(limit).with_for_update(skip_locked=True))
+        # One statement claims the batch (it was one transaction per event). The outer WHERE repeats the
+        # compare-and-set conditions, so a row changed since the subquery's snapshot is skipped, never claimed
+        # twice; on PostgreSQL rows another process is claiming right now are skipped (SKIP LOCKED), so
+        # claimers never wait for each other.
+        async with self.sessions.begin() as session:
+            got = (await session.execute(
+                update(InboxEvent)
+                .where(InboxEvent.id.in_(candidates.scalar_subquery()), InboxEvent.status == "pending", claimable)
+                .values(claimed_by=self.process_id, attempts=InboxEvent.attempts + 1)
+                .returning(InboxEvent.id, InboxEvent.payload, InboxEvent.attempts, InboxEvent.received_at)
+                .execution_options(synchronize_session=False))).all()
+        claimed = sorted((int(row_id), payload, int(attempts)) for row_id, payload, attempts, _at in got)
+        self._received.update({int(row[0]): row[3] for row in got})
+        for row_id, _payload, attempts in claimed:
+            if attempts > 1:
+                log.info("inbox: took over event %s (attempt %s)", row_id, attempts)
         return claimed
 
     # -- one turn ---------------------------------------------------------------------------------------
     async def _turn(self, row_id: int, payload: dict[str, Any], attempts: int) -> None:
+        received = self._received.pop(row_id, None)
+        bind_turn(f"{self.process_id.rsplit(':', 1)[-1]}-{row_id}")  # this task's log lines carry the turn id
         incoming = incoming_from_dict(payload)
         if attempts > self.max_attempts:  # this event's turn stopped its process again and again
-            await self._park(row_id, incoming, "dừng tiến trình nhiều lần", [])
+            await self.outbox.deliver([await self._park(row_id, incoming, "dừng tiến trình nhiều lần", [])])
+            TURNS.labels(incoming.channel, "parked").inc()
             return
         owed: list[int] = []
+        fresh: dict[int, OutboxMessage] = {}
+        closing: list[list[Reply]] = []
 
         async def also(session: AsyncSession, replies: list[Reply]) -> None:
             await session.execute(update(InboxEvent).where(InboxEvent.id == row_id)
                                   .values(status="done", handled_at=self.clock(), claimed_by=None))
             owed[:] = await self.outbox.release_deferred(session, incoming.channel, incoming.user_id,
                                                           incoming.message_id)
-            owed.append(await self._owe(session, row_id, incoming, replies))
+            row = await self.outbox.enqueue_row(session, channel=incoming.channel, external_id=incoming.user_id,
+                                                replies=replies, kind=MessageKind.REPLY, ref=f"inbox:{row_id}",
+                                                reply_to=incoming.message_id, claim=True)
+            owed.append(int(row.id))
+            fresh.clear()
+            fresh[int(row.id)] = row
+            closing[:] = [replies]
 
         replies = await self.handle(incoming, also=also)  # a lost race is run again inside
-        if not owed:  # the turn failed: its replies are the polite error message
-            owed.append(await self._park(row_id, incoming, "xử lý lỗi", replies))
-        await self.outbox.deliver(owed)
+        # Core.handle returns the very list given to `also` only when the closing transaction committed;
+        # otherwise (the turn failed, or its commit did) its replies are the polite error message.
+        outcome = "ok"
+        if not (owed and closing and closing[0] is replies):
+            fresh.clear()
+            owed[:] = [await self._park(row_id, incoming, "xử lý lỗi", replies)]
+            outcome = "error"
+        await self.outbox.deliver(owed, rows=fresh)
+        TURNS.labels(incoming.channel, outcome).inc()
+        if received is not None:
+            TURN_SECONDS.labels(incoming.channel).observe(max(0.0, (self.clock() - received).total_seconds()))
         for callback in self._listeners:
             try:
                 callback(incoming)

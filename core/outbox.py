@@ -23,6 +23,7 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.channel import Blocked, DeliveryError, OutsideWindow, PermanentError, QuotaExceeded, RateLimited, Sender
 from core.codec import reply_from_dict, reply_to_dict
 from core.delivery import ALWAYS, Action, DeliveryPolicy, MessageKind, Reach, RetryPolicy
+from core.metrics import EXTERNAL_ERRORS, EXTERNAL_SECONDS, OUTBOUND
 from core.pacing import Pacers
 from core.storage.models import InboxEvent, OutboxMessage, Process, User, utcnow
 from core.types import Reply
@@ -102,6 +104,15 @@ class Outbox:
         belongs to (``feedback:<report id>``) for :meth:`states`. ``claim``: this process sends it right
         after the commit (the turn's replies). ``defer``: the caller already knows the policy's answer
         (the reason): the message waits as ``deferred`` for the person's next message."""
+        row = await self.enqueue_row(session, channel=channel, external_id=external_id, replies=replies, kind=kind,
+                                     ref=ref, reply_to=reply_to, claim=claim, defer=defer)
+        return int(row.id)
+
+    async def enqueue_row(self, session: AsyncSession, *, channel: str, external_id: str, replies: Sequence[Reply],
+                          kind: MessageKind = MessageKind.STATUS_CHANGE, ref: str = "", reply_to: str = "",
+                          claim: bool = False, defer: str = "") -> OutboxMessage:
+        """:meth:`enqueue`, returning the row itself: once the caller's transaction COMMITTED it may hand it
+        to :meth:`deliver` (``rows=``) so the delivery does not read it again."""
         row = OutboxMessage(
             channel=channel, external_id=external_id, kind=MessageKind(kind).value, reply_to=reply_to[:160],
             replies=[reply_to_dict(r) for r in replies], status="deferred" if defer else "pending", attempts=0,
@@ -110,7 +121,7 @@ class Outbox:
         )
         session.add(row)
         await session.flush()
-        return int(row.id)
+        return row
 
     async def release_deferred(self, session: AsyncSession, channel: str, external_id: str,
                                reply_to: str = "") -> list[int]:
@@ -126,12 +137,14 @@ class Outbox:
         return ids
 
     # -- sending ----------------------------------------------------------------------------------------
-    async def deliver(self, ids: Sequence[int]) -> int:
-        """Send rows this process claimed (or that are free), in order; returns how many were sent."""
+    async def deliver(self, ids: Sequence[int], rows: Mapping[int, OutboxMessage] | None = None) -> int:
+        """Send rows this process claimed (or that are free), in order; returns how many were sent.
+        ``rows``: rows the caller just committed (claimed by this process), used as they are instead of
+        being read again."""
         sent = 0
         for row_id in ids:
             try:
-                sent += await self._deliver(row_id, claimed=True) == "sent"
+                sent += await self._deliver(row_id, claimed=True, row=(rows or {}).get(row_id)) == "sent"
             except Exception:  # noqa: BLE001 - one broken message must not stop the others
                 log.exception("outbox: message %s crashed its delivery", row_id)
         return sent
@@ -160,9 +173,10 @@ class Outbox:
                 OutboxMessage.id == row_id, OutboxMessage.status == "pending", same).values(claimed_by=self.process_id))
             return done.rowcount == 1
 
-    async def _deliver(self, row_id: int, *, claimed: bool) -> str:
-        async with self.sessions() as session:
-            row = await session.get(OutboxMessage, row_id)
+    async def _deliver(self, row_id: int, *, claimed: bool, row: OutboxMessage | None = None) -> str:
+        if row is None:
+            async with self.sessions() as session:
+                row = await session.get(OutboxMessage, row_id)
         if row is None or row.status != "pending" or (claimed and row.claimed_by not in (None, self.process_id)):
             return "skipped"
         kind = MessageKind(row.kind)
@@ -185,8 +199,7 @@ class Outbox:
         calls = max(1, len(replies))
         await pacer.acquire(calls, priority=kind != MessageKind.BULLETIN)
         try:
-            await sender.send(row.external_id, replies, retry=True, reply_to=reply_to,
-                              **({"tag": tag} if tag and tag != "proactive" else {}))
+            await self._send(sender, row, replies, reply_to, tag)
         except Blocked:
             if self.on_blocked is not None:
                 await self.on_blocked(row.channel, row.external_id)
@@ -206,6 +219,18 @@ class Outbox:
         finally:
             pacer.release(calls)
         return await self._finish(row, "sent", tag=tag)
+
+    async def _send(self, sender: Sender, row: OutboxMessage, replies: list[Reply], reply_to: str, tag: str) -> None:
+        """One platform call, timed and counted (core.metrics)."""
+        started = time.perf_counter()
+        try:
+            await sender.send(row.external_id, replies, retry=True, reply_to=reply_to,
+                              **({"tag": tag} if tag and tag != "proactive" else {}))
+        except Exception as exc:
+            EXTERNAL_ERRORS.labels(row.channel, "send", type(exc).__name__).inc()
+            raise
+        finally:
+            EXTERNAL_SECONDS.labels(row.channel, "send").observe(time.perf_counter() - started)
 
     async def reach(self, row: OutboxMessage) -> Reach:
         """What the policy needs: the person's last message (time and id), what was sent since, and the
@@ -256,6 +281,7 @@ class Outbox:
             hook = self.on_finish.get(row.ref.split(":", 1)[0]) if row.ref else None
             if hook is not None:
                 await hook(session, row, status, reason)
+        OUTBOUND.labels(row.channel, status).inc()
         if status != "sent":
             log.info("outbox: message %s on %s %s", row.id, row.channel, status)
         return status
@@ -269,6 +295,7 @@ class Outbox:
         async with self.sessions.begin() as session:
             await session.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(
                 attempts=attempt, claimed_by=None, reason=reason[:200], next_attempt_at=self.clock() + wait))
+        OUTBOUND.labels(row.channel, "retry").inc()
         return "pending"
 
     # -- reading ----------------------------------------------------------------------------------------

@@ -5,8 +5,9 @@ factory with typed AppKeys).
 """
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 from sqlalchemy import text
@@ -28,6 +29,25 @@ def positive_int(value: str | None, *, maximum: int = BIG_ID_MAX) -> int | None:
     return number if 1 <= number <= maximum else None
 STARTED = web.AppKey("started", float)
 
+
+class Lifecycle:
+    """The process's state as the web server sees it: ``draining`` after SIGTERM (new requests get 503
+    so the platform retries them elsewhere; health and metrics still answer)."""
+
+    def __init__(self) -> None:
+        self.draining = False
+
+
+LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
+_ALWAYS_SERVED = ("/healthz", "/readyz", "/metrics")
+
+
+@web.middleware
+async def _drain_middleware(request: web.Request, handler: Callable) -> web.StreamResponse:
+    if request.app[LIFECYCLE].draining and request.path not in _ALWAYS_SERVED:
+        return web.Response(status=503, headers={"Retry-After": "1"}, text="shutting down")
+    return await handler(request)
+
 WebFeature = Callable[[web.Application], None]
 
 
@@ -42,34 +62,56 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "uptime_s": round(time.monotonic() - request.app[STARTED], 1)})
 
 
+# --- readiness (issue 15) -----------------------------------------------------------------------------------
+# /readyz answers 200 only when every registered check passes: the database answers, the migrations are at
+# head (bot.app registers it), each configured channel is connected (channels register theirs with
+# `add_readiness_check`, e.g. `add_readiness_check(app, "telegram", lambda: ...)`), the process is not draining.
+ReadinessCheck = Callable[[], Awaitable[str | None]]  # None when ready, else the reason (no personal data)
+READINESS = web.AppKey("readiness", dict)
+READINESS_TIMEOUT = 2.0
+
+
+def add_readiness_check(app: web.Application, name: str, check: ReadinessCheck) -> None:
+    """Add (or replace) the readiness check ``name`` of this web app."""
+    app[READINESS][name] = check
+
+
+async def _database_ready(services: Services) -> str | None:
+    async with services.store.sessions() as session:
+        await session.execute(text("SELECT 1"))
+    return None
+
+
 async def readyz(request: web.Request) -> web.Response:
-    """Readiness: the database answers and every check the app registered in
-    ``services.extra["readiness"]`` (async callables returning '' when ready, else one line why not:
-    migrations at head, each configured channel's credentials) passes. 503 with the reasons otherwise."""
-    services = request.app[SERVICES]
-    problems: list[str] = []
-    try:
-        async with services.store.sessions() as session:
-            await session.execute(text("SELECT 1"))
-    except Exception:  # noqa: BLE001 - any database failure means "not ready"
-        problems.append("database: unreachable")
-    else:
-        for check in services.extra.get("readiness", ()):
-            try:
-                reason = await check()
-            except Exception as exc:  # noqa: BLE001 - a failing check is a reason, never a 500
-                reason = f"{getattr(check, '__name__', 'check')}: {type(exc).__name__}"
-            if reason:
-                problems.append(reason)
-    if problems:
-        return web.json_response({"status": "error", "problems": problems}, status=503)
-    return web.json_response({"status": "ok"})
+    """Ready to take traffic: every check passes (each bounded by READINESS_TIMEOUT seconds, run at once)."""
+    checks: dict[str, ReadinessCheck] = dict(request.app[READINESS])
+    for check in request.app[SERVICES].extra.get("readiness", ()):  # checks the app wiring registered
+        checks.setdefault(getattr(check, "__name__", "check"), check)
+
+    async def run(check: ReadinessCheck) -> str:
+        try:
+            async with asyncio.timeout(READINESS_TIMEOUT):
+                return await check() or "ok"
+        except TimeoutError:
+            return "timed out"
+        except Exception as exc:  # noqa: BLE001 - any failure is "not ready", named by its type only
+            return f"failed: {type(exc).__name__}"
+
+    results = dict(zip(checks, await asyncio.gather(*(run(c) for c in checks.values()))))
+    if request.app[LIFECYCLE].draining:
+        results["process"] = "shutting down"
+    ready = all(v == "ok" for v in results.values())
+    return web.json_response({"status": "ready" if ready else "not ready", "checks": results},
+                             status=200 if ready else 503)
+# --- end readiness ------------------------------------------------------------------------------------------
 
 
 def create_web_app(services: Services, features: Sequence[WebFeature] = ()) -> web.Application:
-    app = web.Application(client_max_size=20 * 1024 * 1024)
+    app = web.Application(client_max_size=20 * 1024 * 1024, middlewares=[_drain_middleware])
     app[SERVICES] = services
+    app[LIFECYCLE] = Lifecycle()
     app[STARTED] = time.monotonic()
+    app[READINESS] = {"database": lambda: _database_ready(services)}
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     for feature in features:

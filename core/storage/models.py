@@ -168,3 +168,18 @@ class Process(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     heartbeat_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class JobRun(Base):
+    """A single job (pruning, draft expiry, deadline digest...) across processes (core/jobs.py): claimed
+    atomically for one run at a time, and not again before ``next_due_at``."""
+
+    __tablename__ = "job_runs"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(64), default=None)
+    lease_until: Mapped[dt.datetime | None] = mapped_column(default=None)
+    next_due_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    runs: Mapped[int] = mapped_column(default=0)

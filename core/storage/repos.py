@@ -239,6 +239,10 @@ class Store:
         decision: str = "",
         score: float | None = None,
     ) -> int:
+        if kind == "faq":
+            from core.metrics import FAQ_DECISIONS
+
+            FAQ_DECISIONS.labels(decision or "none").inc()
         async with self.sessions.begin() as session:
             row = _interaction(user_id=user_id, channel=channel, kind=kind, text=text, normalized=normalized,
                                answer=answer, decision=decision, score=score)

@@ -10,10 +10,12 @@ dashboard pages, notifications and ratings.
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 import logging
 
 from core.content.loader import PackSpec
 from core.feature import Feature, Host
+from core.jobs import every
 from features.feedback import chat, cli
 from features.feedback.config import load_section
 
@@ -57,7 +59,11 @@ def install(host: Host) -> None:
         """Drop abandoned drafts' attachments, forever (cancelled on shutdown)."""
         while True:
             try:
-                await service.expire_drafts()
+                jobs = host.services.extra.get("jobs")  # one process at a time expires drafts (core.jobs)
+                if jobs is not None:
+                    await jobs.run_once("feedback-expire-drafts", service.expire_drafts, every(timedelta(minutes=5)))
+                else:
+                    await service.expire_drafts()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -65,6 +71,33 @@ def install(host: Host) -> None:
             await asyncio.sleep(EXPIRE_EVERY_SECONDS)
 
     host.background.append(worker)
+    install_digest(host, service)
+
+
+def install_digest(host: Host, service: object) -> None:
+    """Issue 15: the daily deadline digest per agency, by e-mail when SMTP is configured (one process
+    sends it: core.jobs). See features/feedback/digest.py."""
+    from features.feedback.digest import SmtpConfig, build_digests, next_digest_time, recipients_from_env, send_digests
+
+    smtp, recipients = SmtpConfig.from_env(host.env), recipients_from_env(host.env)
+    jobs = host.services.extra.get("jobs")
+    if smtp is None or not recipients or jobs is None:
+        return
+    pack = host.services.pack
+    hour = int(host.env.get("CCHC_DIGEST_HOUR", "7") or 7)
+
+    async def digest() -> None:
+        current = host.services.pack
+        digests = await build_digests(host.services.store.sessions, current.config.timezone, host.services.clock())
+        names = {a.id: a.name for a in current.agencies.agencies}
+        sent = await send_digests(digests, recipients, smtp, names, host.env.get("CCHC_PUBLIC_URL", ""))
+        log.info("deadline digest: %d e-mails", sent)
+
+    async def daily() -> None:
+        await jobs.periodic("feedback-deadline-digest", digest, next_digest_time(pack.config.timezone, hour), poll=60,
+                            first_now=False)
+
+    host.background.append(daily)
 
 
 FEATURE = Feature(

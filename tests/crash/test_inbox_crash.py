@@ -45,7 +45,7 @@ async def _wait_healthy(port: int, proc: subprocess.Popen[bytes]) -> None:
         for _ in range(300):
             assert proc.poll() is None, "the bot process exited"
             try:
-                async with http.get(f"http://127.0.0.1:{port}/healthz") as r:
+                async with http.get(f"http://127.0.0.1:{port}/readyz") as r:  # ready: the webhook takes updates
                     if r.status == 200:
                         return
             except aiohttp.ClientError:

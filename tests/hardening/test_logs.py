@@ -68,3 +68,46 @@ async def test_database_errors_do_not_carry_bound_parameters(bot):
         async with bot.engine.begin() as conn:
             await conn.execute(text("SELECT CAST(:v AS INTEGER) + no_such_column"), {"v": "0987654321"})
     assert "0987654321" not in str(failed.value)
+
+
+async def test_json_logs_carry_the_turn_id_and_nothing_personal(bot, capsys):
+    """Issue 15: CCHC_LOG_FORMAT=json — structlog JSON lines with the turn id; a failing turn's traceback
+    and every line of a report flow still carry no personal data."""
+    import json
+
+    from bot.app import use_inbox
+    from core.logsafe import json_formatter
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(json_formatter())
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    quiet_libraries()
+    try:
+        inbox = use_inbox(bot)
+        sent: list = []
+
+        class Sink:
+            async def send(self, user_id, replies, **kw):
+                sent.append(replies)
+
+        bot.senders["telegram"] = Sink()
+        await inbox.submit(Incoming(channel="telegram", user_id="5151", display_name=NAME, text="/phananh",
+                                    message_id="m1"))
+        await inbox.submit(Incoming(channel="telegram", user_id="5151", display_name=NAME,
+                                    text=f"{DESCRIPTION} {PHONE}", message_id="m2"))
+        logging.getLogger("core.inbox").info("a line inside no turn")
+        await inbox.run_until_idle()
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    assert sent and lines
+    turns = {line["turn"] for line in lines if "turn" in line}
+    assert turns, "the turn's log lines carry its id"
+    assert all({"event", "level", "logger", "timestamp"} <= line.keys() for line in lines)
+    text = json.dumps(lines, ensure_ascii=False)
+    for secret in ("654 321", "Hoàng Thị Mận", "bồi dưỡng", "Quách", "Tĩnh"):
+        assert secret not in text, secret
