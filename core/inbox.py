@@ -321,7 +321,12 @@ class Inbox:
 
     # -- processes ----------------------------------------------------------------------------------------
     async def heartbeat(self) -> None:
-        await beat(self.sessions, self.process_id, self.clock())
+        """Say this process is alive, and split each channel's cap among the live processes (one cap per
+        channel for the whole installation, however many processes send)."""
+        now = self.clock()
+        await beat(self.sessions, self.process_id, now)
+        live = await live_processes(self.sessions, now - dt.timedelta(seconds=self.dead_after))
+        self.outbox.pacers.set_share(max(1, live))
 
     async def _heartbeats(self) -> None:
         while True:

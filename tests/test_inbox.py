@@ -93,3 +93,20 @@ async def test_pruning_keeps_recent_events_and_the_messages_of_a_report(sqlite_e
         assert list((await s.execute(select(InboxEvent.event_id))).scalars()) == ["u-new"]
         kept = list((await s.execute(select(OutboxMessage.ref))).scalars())
     assert kept == ["feedback:1"]  # the official's answer stays on the report's page
+
+
+async def test_live_processes_split_each_channels_cap(sqlite_engine) -> None:
+    async def echo(incoming, *, also=None):  # noqa: ANN001, ANN202
+        return []
+
+    first, _, sessions = _pair(sqlite_engine, echo)
+    second = Inbox(sessions, echo, Outbox(sessions, {}, process_id="second-process"))
+    pacer = first.outbox.pacers.get("telegram")  # Telegram's 30 messages/s for the whole installation
+    await first.heartbeat()
+    assert pacer.share == 1
+    await second.heartbeat()
+    await first.heartbeat()
+    assert pacer.share == 2 and pacer.rate <= 15.0
+    await second.release()  # a clean stop: the other process gets the whole cap back at its next beat
+    await first.heartbeat()
+    assert pacer.share == 1
