@@ -8,6 +8,21 @@ from core.channel import FileTooLarge, PermanentError, TransientError, retry_cal
 __all__ = ["FileTooLarge", "fetch_bytes"]  # FileTooLarge lives in core.channel (features catch it)
 
 
+
+async def read_limited(resp: aiohttp.ClientResponse, max_bytes: int) -> bytes:
+    """The response body, refused with :class:`FileTooLarge` as soon as it passes ``max_bytes`` (the
+    declared length is checked first; a lying or missing Content-Length is caught while reading)."""
+    if resp.content_length is not None and resp.content_length > max_bytes:
+        raise FileTooLarge(f"file of {resp.content_length} bytes exceeds {max_bytes}")
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in resp.content.iter_chunked(64 * 1024):
+        total += len(chunk)
+        if total > max_bytes:
+            raise FileTooLarge(f"file exceeds {max_bytes} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
 async def fetch_bytes(
     session: aiohttp.ClientSession,
     url: str,
@@ -33,16 +48,7 @@ async def fetch_bytes(
                     raise TransientError(f"download HTTP {resp.status}")
                 if resp.status >= 400:
                     raise PermanentError(f"download HTTP {resp.status}")
-                if resp.content_length is not None and resp.content_length > max_bytes:
-                    raise FileTooLarge(f"file of {resp.content_length} bytes exceeds {max_bytes}")
-                chunks: list[bytes] = []
-                total = 0
-                async for chunk in resp.content.iter_chunked(64 * 1024):
-                    total += len(chunk)
-                    if total > max_bytes:
-                        raise FileTooLarge(f"file exceeds {max_bytes} bytes")
-                    chunks.append(chunk)
-                return b"".join(chunks)
+                return await read_limited(resp, max_bytes)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise TransientError(f"download failed: {type(exc).__name__}") from None
 

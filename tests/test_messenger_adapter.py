@@ -512,9 +512,9 @@ async def test_download(m: Env) -> None:
 async def test_download_limits_and_errors(m: Env) -> None:
     m.channel.download_max_bytes = 1000
     big = m.api.add_file("big.bin", b"x" * 5000)
-    with pytest.raises(PermanentError, match="larger"):
+    with pytest.raises(PermanentError, match="exceeds"):
         await m.channel.download(Attachment("document", big))
-    with pytest.raises(PermanentError, match="larger"):  # no Content-Length: counted while reading
+    with pytest.raises(PermanentError, match="exceeds"):  # no Content-Length: counted while reading
         await m.channel.download(Attachment("document", big + "?stream=1"))
     flaky = m.api.add_file("flaky.bin", b"ok", fail_first=[503, 500])
     assert await m.channel.download(Attachment("document", flaky)) == b"ok"

@@ -35,6 +35,8 @@ import aiohttp
 import yarl
 from aiohttp import web
 
+from channels.download import read_limited
+from channels.messenger.settings import MessengerSettings
 from core.channel import (
     Blocked,
     Capabilities,
@@ -50,8 +52,6 @@ from core.channel import (
 )
 from core.render import fit_reply, shorten, split_message, to_plain, with_lines
 from core.types import Attachment, ButtonKind, Incoming, Location, Reply
-
-from channels.messenger.settings import MessengerSettings
 
 __all__ = [
     "CHANNEL",
@@ -631,16 +631,7 @@ class MessengerChannel:
                             raise TransientError(f"attachment download: HTTP {resp.status}")
                         if resp.status != 200:
                             raise PermanentError(f"attachment download: HTTP {resp.status}")
-                        if resp.content_length is not None and resp.content_length > limit:
-                            raise FileTooLarge(f"attachment larger than {limit} bytes")
-                        chunks: list[bytes] = []
-                        size = 0
-                        async for chunk in resp.content.iter_chunked(64 * 1024):
-                            size += len(chunk)
-                            if size > limit:
-                                raise FileTooLarge(f"attachment larger than {limit} bytes")
-                            chunks.append(chunk)
-                        return b"".join(chunks)
+                        return await read_limited(resp, limit)
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
                 raise TransientError(f"attachment download failed: {type(exc).__name__}") from None
             except ValueError:  # an unparsable redirect
