@@ -30,7 +30,7 @@ def _env(api: FakeTelegramAPI, database_url: str, port: int, *, webhook: bool, s
     env = {**os.environ, "CCHC_DATABASE_URL": database_url, "TELEGRAM_BOT_TOKEN": api.token,
            "TELEGRAM_API_BASE_URL": api.base_url, "CCHC_WEB_PORT": str(port), "CCHC_INBOX_DEAD_AFTER": "2",
            "CCHC_CONTENT_RELOAD_SECONDS": "0", "CCHC_CONTENT_DIR": str(ROOT / "content"),
-           "CCHC_SECRET_KEY": "k" * 40}
+           "CCHC_SECRET_KEY": "k" * 40, "CCHC_DB_POOL_SIZE": "4", "CCHC_DB_MAX_OVERFLOW": "4"}
     if webhook:
         env.update(TELEGRAM_WEBHOOK_URL="https://bot.example.vn/telegram/webhook", TELEGRAM_WEBHOOK_SECRET=SECRET)
     else:

@@ -39,6 +39,8 @@ def free_port() -> int:
 
 def start_bot(api: FakeTelegramAPI, schema: str, port: int, log: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "CCHC_DATABASE_URL": PG_URL, "CCHC_DATABASE_SCHEMA": schema,
+           # small pools: three processes beside the other test worker stay far under PostgreSQL's 100
+           "CCHC_DB_POOL_SIZE": "4", "CCHC_DB_MAX_OVERFLOW": "4",
            "TELEGRAM_BOT_TOKEN": api.token, "TELEGRAM_API_BASE_URL": api.base_url,
            "TELEGRAM_WEBHOOK_URL": "https://bot.example.vn/telegram/webhook", "TELEGRAM_WEBHOOK_SECRET": SECRET,
            "CCHC_SECRET_KEY": "rolling-restart-secret-key-0123456789abcdef", "CCHC_WEB_PORT": str(port),
