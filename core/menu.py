@@ -4,6 +4,7 @@ from __future__ import annotations
 from core.context import Context
 from core.router import Router, payload_args
 from core.types import Button, Reply
+from vntext.normalize import phrase_matches, plain_words
 
 # Main menu: (label key, menu target). A target names the command that serves it.
 MAIN_MENU: list[list[tuple[str, str]]] = [
@@ -49,6 +50,22 @@ def register(router: Router) -> None:
                 await leave(ctx)
             return []
         return await stale_button(ctx)
+
+    async def menu_word(ctx: Context) -> list[Reply] | None:
+        """A message that is just a main-menu label ("phản ánh", "khau hieu", "📰 Bản tin") opens that
+        entry, as pressing the button would; anything else goes on to the other free-text handlers."""
+        words = plain_words(ctx.incoming.text)
+        if not words or len(words) > 4:
+            return None
+        for row in MAIN_MENU:
+            for key, target in row:
+                if phrase_matches(words, " ".join(plain_words(ctx.label(key)))):
+                    handler = router.commands.get(router.menu_targets.get(target, ""))
+                    if handler is not None:
+                        return await handler(ctx)
+        return None
+
+    router.text(menu_word, order=10)
 
     @router.command("menu", visible="cmd.menu")
     async def menu(ctx: Context) -> list[Reply]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
 from sqlalchemy import func, select
 
 from bot.app import build_bot
@@ -166,3 +167,14 @@ async def test_a_confirmed_provincial_number_is_found_by_typed_text(db_engine, p
     for question in ("đường dây nóng sở tư pháp", "sdt so tu phap", "so dien thoai so tu phap"):
         [reply] = await bot.core.handle(said(text=question))
         assert "0255 3822 000" in reply.text, question
+
+
+@pytest.mark.parametrize("typed", ["phản ánh", "Phan anh", "📝 Phản ánh"])
+async def test_typing_a_menu_word_opens_that_entry(bot, typed) -> None:
+    [*_, step] = await bot.core.handle(said(user=f"menu-{len(typed)}-{typed[:2]}", text=typed))
+    assert "Bước 1/5" in step.text  # the report flow, as the "📝 Phản ánh" button would start it
+
+
+async def test_a_menu_word_inside_a_question_is_still_a_question(bot) -> None:
+    replies = await bot.core.handle(said(text="phản ánh thủ tục hành chính chậm thì gửi ở đâu"))
+    assert not any("Bước 1/5" in r.text for r in replies)
