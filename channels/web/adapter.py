@@ -315,24 +315,31 @@ class WebChannel:
             self._set_cookie(request, response, visitor_id)  # new visitor, or re-signed with the newest secret
         return response
 
-    async def history(self, request: web.Request) -> web.Response:
+    def _reader(self, request: web.Request) -> tuple[str, str] | web.Response:
+        """(visitor id, origin) of a read from an allowed origin by a known visitor, else the refusal
+        (403 for another origin, 401 for a missing or forged visitor cookie)."""
         allowed, origin = self._origin_ok(request)
         if not allowed:
             return self._error(403, "origin", "web/refused")
         visitor_id = self._visitor(request)
         if visitor_id is None:
             return self._error(401, "session", "web/session_expired", origin)
+        return visitor_id, origin
+
+    async def history(self, request: web.Request) -> web.Response:
+        known = self._reader(request)
+        if isinstance(known, web.Response):
+            return known
+        visitor_id, origin = known
         after = _int(request.query.get("after"))
         messages = await self.store.history(visitor_id, after)
         return web.json_response({"messages": [m.as_json() for m in messages]}, headers=self._cors(origin))
 
     async def events(self, request: web.Request) -> web.StreamResponse:
-        allowed, origin = self._origin_ok(request)
-        if not allowed:
-            return self._error(403, "origin", "web/refused")
-        visitor_id = self._visitor(request)
-        if visitor_id is None:
-            return self._error(401, "session", "web/session_expired", origin)
+        known = self._reader(request)
+        if isinstance(known, web.Response):
+            return known
+        visitor_id, origin = known
         last = _int(request.headers.get("Last-Event-ID")) or _int(request.query.get("after"))
         response = web.StreamResponse(headers={**self._cors(origin), "Content-Type": "text/event-stream",
                                                "Cache-Control": "no-store", "X-Accel-Buffering": "no"})
