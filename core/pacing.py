@@ -136,10 +136,15 @@ class ChannelPacer:
 
 
 class Pacers:
-    """The process's pacers, one per channel, created on first use with the channel's cap."""
+    """The process's pacers, one per channel, created on first use with the channel's cap.
+
+    ``caps``: the operator's caps (``CCHC_RATE_<CHANNEL>``); they win over the platform default and over
+    the province's bulletin.yaml rates (:meth:`configure`), so an installation with a raised platform
+    limit (Telegram paid broadcasts) or a benchmark lifting the cap gets exactly what it set."""
 
     def __init__(self, caps: dict[str, float] | None = None, default_cap: float = DEFAULT_CAP) -> None:
-        self.caps = {**DEFAULT_CAPS, **(caps or {})}
+        self.overrides = dict(caps or {})
+        self.caps = {**DEFAULT_CAPS, **self.overrides}
         self.default_cap = default_cap
         self._pacers: dict[str, ChannelPacer] = {}
 
@@ -147,8 +152,14 @@ class Pacers:
         """The channel's pacer; ``cap`` (and ChannelPacer keywords) apply when it is first created."""
         pacer = self._pacers.get(channel)
         if pacer is None:
-            pacer = self._pacers[channel] = ChannelPacer(
-                channel, cap or self.caps.get(channel, self.default_cap), **kwargs)
+            cap = self.overrides.get(channel) or cap or self.caps.get(channel, self.default_cap)
+            pacer = self._pacers[channel] = ChannelPacer(channel, cap, **kwargs)
+        return pacer
+
+    def configure(self, channel: str, cap: float, **kwargs: float) -> ChannelPacer:
+        """The channel's pacer at ``cap`` (the province's configuration), unless the operator set one."""
+        pacer = self.get(channel, cap, **kwargs)
+        pacer.set_cap(self.overrides.get(channel) or cap)
         return pacer
 
     def set_share(self, workers: int) -> None:

@@ -176,12 +176,11 @@ class DeliveryEngine:
 
     # -- public ------------------------------------------------------------------------------------
     def pacer(self, channel: str) -> ChannelPacer:
-        """The process's ONE pacer of ``channel`` (shared with the outbox), at the cap of bulletin.yaml."""
+        """The process's ONE pacer of ``channel`` (shared with the outbox), at the cap of bulletin.yaml
+        (or the operator's ``CCHC_RATE_<CHANNEL>``)."""
         cfg = self.config
-        pacer = self.pacers.get(channel, cfg.rate(channel), safety=cfg.safety, burst_seconds=cfg.burst_seconds,
-                                window_fill=cfg.window_fill)
-        pacer.set_cap(cfg.rate(channel))
-        return pacer
+        return self.pacers.configure(channel, cfg.rate(channel), safety=cfg.safety, burst_seconds=cfg.burst_seconds,
+                                     window_fill=cfg.window_fill)
 
     def wake(self) -> None:
         """A bulletin started or resumed: look for work now instead of at the next poll."""
