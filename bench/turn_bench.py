@@ -57,6 +57,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _pct(values: list[float], q: float) -> float | None:
     if not values:
         return None
@@ -178,16 +187,19 @@ async def closed_loop(api: TimedFake, cluster: Cluster, citizens: int, rounds: i
                 return
 
     connector = aiohttp.TCPConnector(limit=0)
+    cpu_before = sum(_cpu_seconds(p.pid) for p in cluster.procs)
     async with aiohttp.ClientSession(connector=connector) as http:
         started = time.perf_counter()
         await asyncio.gather(*(citizen(i, http) for i in range(citizens)))
         wall = time.perf_counter() - started
+    cpu = sum(_cpu_seconds(p.pid) for p in cluster.procs) - cpu_before
     await asyncio.sleep(0.5)  # anything sent twice arrives now
     answers = len(api.messages) - sent_before
     expected = citizens * rounds
     return {"processes": cluster.n, "citizens": citizens, "turns": len(latencies), "wall_s": round(wall, 2),
             "turns_per_s": round(len(latencies) / wall, 1), "p50_ms": _pct(latencies, 0.5),
             "p99_ms": _pct(latencies, 0.99), "max_ms": _pct(latencies, 1.0),
+            "bot_cpu_ms_per_turn": round(cpu / len(latencies) * 1000, 2) if latencies else None,
             "messages": answers, "zero_loss_no_duplicates": answers == expected * per_turn and not failures,
             "failures": dict(failures)}
 
