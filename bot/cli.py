@@ -98,6 +98,7 @@ def _stop_on_signals() -> asyncio.Event:
 
 # --- commands ------------------------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
+    from bot.loop import run as run_loop
     from bot.app import add_telegram, add_web_chat, build_bot, serve, stdin_is_terminal
 
     settings = settings_or_exit()
@@ -129,7 +130,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         await serve(bot, console=console, stop=_stop_on_signals())
 
     try:
-        asyncio.run(main())
+        run_loop(main())
     except KeyboardInterrupt:
         pass
     except OSError as exc:  # the web server's address is taken (another bot, another program)

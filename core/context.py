@@ -93,8 +93,16 @@ class Context:
         if not self.defer_writes:
             await self.services.store.clear_state(self.user.id)
 
-    def log_now(self, *, kind: str, answer: str, text: str = "") -> None:
+    @property
+    def turn(self) -> int:
+        """This turn's number for the user (``users.turn_seq`` once the turn is stored; its log row carries it):
+        a button may name "the answer of turn N" before the row exists (the FAQ's rating buttons)."""
+        return int(self.user.turn_seq) + 1
+
+    def log_now(self, *, kind: str, answer: str, text: str = "", normalized: str = "", decision: str = "",
+                score: float | None = None) -> None:
         """Fix this turn's interaction-log entry now (later log_* assignments are ignored). The core writes
         it at the end of the turn, in the same transaction as the state, so logging costs no round trip of
         its own. Pass `text=""` to keep personal data (descriptions, phone numbers) out of the log."""
-        self.log_fixed = {"kind": kind, "answer": answer[:128], "text": text}
+        self.log_fixed = {"kind": kind, "answer": answer[:128], "text": text, "normalized": normalized,
+                          "decision": decision, "score": score}

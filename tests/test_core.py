@@ -80,6 +80,23 @@ async def test_free_text_reaches_the_faq_and_is_logged(bot) -> None:
     assert row.normalized and row.score is not None
 
 
+async def test_rating_an_older_answer_marks_that_answer_and_old_buttons_still_work(bot) -> None:
+    [first] = await bot.core.handle(said(text="nop ho so truc tuyen nhu the nao"))
+    [second] = await bot.core.handle(said(text="dang nhap dich vu cong bang vneid"))
+    first_down = next(p for p in payloads(first) if p.startswith("faq:r:") and p.endswith(":0"))
+    await bot.core.handle(said(payload=first_down))  # pressed after the second answer arrived
+    async with bot.services.store.sessions() as session:
+        rows = (await session.execute(select(Interaction).where(Interaction.kind == "faq")
+                                      .order_by(Interaction.id))).scalars().all()
+    assert [r.feedback for r in rows] == [-1, None]
+    assert rows[0].answer == "faq:nop-ho-so-truc-tuyen"
+    # a button sent before the log rows carried turn numbers names the row id
+    [thanks] = await bot.core.handle(said(payload=f"faq:r:{rows[1].id}:1"))
+    assert thanks.notice
+    async with bot.services.store.sessions() as session:
+        assert (await session.get(Interaction, rows[1].id, populate_existing=True)).feedback == 1
+
+
 async def test_out_of_scope_question_says_so_and_offers_help(bot) -> None:
     [reply] = await bot.core.handle(said(text="giá vàng hôm nay bao nhiêu"))
     assert "chưa có câu trả lời" in reply.text

@@ -79,6 +79,8 @@ class Interaction(Base):
     __table_args__ = (
         Index("ix_interactions_created", "created_at"),
         Index("ix_interactions_answer", "answer"),
+        Index("ix_interactions_user_created", "user_id", "created_at"),
+        Index("ix_interactions_user_turn", "user_id", "turn_seq"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -92,6 +94,7 @@ class Interaction(Base):
     score: Mapped[float | None] = mapped_column(Float, default=None)
     feedback: Mapped[int | None] = mapped_column(Integer, default=None)  # +1 / -1 "was this helpful"
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    turn_seq: Mapped[int | None] = mapped_column(Integer, default=None)  # the user's turn number (users.turn_seq)
 
 
 class InboxEvent(Base):

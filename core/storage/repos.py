@@ -44,6 +44,14 @@ def _interaction(*, user_id: int | None, channel: str, kind: str, text: str = ""
                        answer=answer[:128], decision=decision, score=score)
 
 
+def _count_decision(row: Interaction) -> None:
+    """The FAQ's decisions for /metrics (answer / suggest / none ...), counted where the log row is written."""
+    if row.kind == "faq":
+        from core.metrics import FAQ_DECISIONS
+
+        FAQ_DECISIONS.labels(row.decision or "none").inc()
+
+
 RECENT_TURNS_WINDOW = 60  # seconds: `begin_turn` counts the user's turns in this window (`User.recent_turns`)
 BlockedHook = Callable[[AsyncSession, list[int], dt.datetime], Awaitable[None]]
 
@@ -125,9 +133,11 @@ class Store:
                 await session.execute(delete(DialogueState).where(DialogueState.user_id == user.id))
             if log is not None:  # a plain INSERT: no unit-of-work flush, no id fetched back
                 row = _interaction(**log)
+                _count_decision(row)
                 await session.execute(insert(Interaction).values(
                     user_id=row.user_id, channel=row.channel, kind=row.kind, text=row.text, normalized=row.normalized,
-                    answer=row.answer, decision=row.decision, score=row.score, created_at=utcnow()))
+                    answer=row.answer, decision=row.decision, score=row.score, created_at=utcnow(),
+                    turn_seq=user.turn_seq))
             if also is not None:
                 await also(session)
 
@@ -239,16 +249,24 @@ class Store:
         decision: str = "",
         score: float | None = None,
     ) -> int:
-        if kind == "faq":
-            from core.metrics import FAQ_DECISIONS
-
-            FAQ_DECISIONS.labels(decision or "none").inc()
         async with self.sessions.begin() as session:
             row = _interaction(user_id=user_id, channel=channel, kind=kind, text=text, normalized=normalized,
                                answer=answer, decision=decision, score=score)
+            _count_decision(row)
             session.add(row)
             await session.flush()
             return row.id
+
+    async def rate_turn(self, user_id: int, turn: int, value: int) -> bool:
+        """Record 👍 (+1) / 👎 (-1) on the answer of the user's own turn ``turn`` (users.turn_seq as that turn
+        left it); False when that turn logged nothing."""
+        async with self.sessions.begin() as session:
+            result = await session.execute(
+                update(Interaction)
+                .where(Interaction.user_id == user_id, Interaction.turn_seq == turn)
+                .values(feedback=value)
+            )
+            return result.rowcount >= 1
 
     async def rate_interaction(self, interaction_id: int, user_id: int, value: int) -> bool:
         """Record 👍 (+1) / 👎 (-1) on the user's own interaction; False if it is not theirs."""

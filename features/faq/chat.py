@@ -61,7 +61,7 @@ def _choice_rows(ctx: Context, ids) -> list[list[Button]]:  # noqa: ANN001
     return rows
 
 
-async def answer_entry(ctx: Context, entry_id: str, *, interaction_id: int | None,
+async def answer_entry(ctx: Context, entry_id: str, *, rated_turn: int | None,
                        extra: list[list[Button]] | None = None) -> list[Reply]:
     item = ctx.pack.faq_item(entry_id)
     proc = _procedure(ctx, entry_id) if item is None else None
@@ -74,30 +74,29 @@ async def answer_entry(ctx: Context, entry_id: str, *, interaction_id: int | Non
             label_key, payload = ACTION_TARGETS[item.entry.action]
             rows.append([Button(ctx.label(label_key), payload=payload)])
     rows += extra or []
-    if interaction_id is not None:
+    if rated_turn is not None:
         rows.append([
-            Button(ctx.label("faq.helpful"), payload=f"faq:r:{interaction_id}:1"),
-            Button(ctx.label("faq.unhelpful"), payload=f"faq:r:{interaction_id}:0"),
+            Button(ctx.label("faq.helpful"), payload=f"faq:r:t{rated_turn}:1"),
+            Button(ctx.label("faq.unhelpful"), payload=f"faq:r:t{rated_turn}:0"),
         ])
     rows.append([Button(ctx.label("faq.more"), payload="m:faq"), back_to_menu(ctx)])
     if item is not None:
-        text = ctx.text("faq/answer", item=item, answer=item.answer, ask_rating=interaction_id is not None)
+        text = ctx.text("faq/answer", item=item, answer=item.answer, ask_rating=rated_turn is not None)
     else:
         catalogue = ctx.pack.extras["procedures"]
         sources = [f"{catalogue.sources[s].title} ({catalogue.sources[s].date:%d/%m/%Y})"
                    for s in proc.sources if s in catalogue.sources]
-        text = ctx.text("faq/procedure", p=proc, sources=sources, ask_rating=interaction_id is not None)
+        text = ctx.text("faq/procedure", p=proc, sources=sources, ask_rating=rated_turn is not None)
     return [Reply(text=text, buttons=rows)]
 
 
 async def _log(ctx: Context, *, answer: str, decision: str = "", score: float | None = None,
                text: str | None = None) -> int:
-    ctx.log_kind = "logged"  # the core must not log this turn again
-    return await ctx.services.store.log_interaction(
-        user_id=ctx.user.id, channel=ctx.incoming.channel, kind="faq",
-        text=ctx.incoming.text if text is None else text,
-        normalized=ctx.log_normalized if text is None else "", answer=answer, decision=decision, score=score,
-    )
+    """Fix the turn's log entry (written in the turn's closing transaction) and return the turn's number,
+    which the rating buttons name."""
+    ctx.log_now(kind="faq", text=ctx.incoming.text if text is None else text,
+                normalized=ctx.log_normalized if text is None else "", answer=answer, decision=decision, score=score)
+    return ctx.turn
 
 
 async def _offer_report(ctx: Context) -> list[list[Button]]:
@@ -144,9 +143,9 @@ async def answer_question(ctx: Context) -> list[Reply]:
         return [Reply(text=ctx.text("faq/clarify", guesses=bool(u.suggestions)), buttons=rows)]
     if u.kind == "answer" and u.answer_id:
         extra = await _offer_report(ctx) if u.report else []
-        interaction_id = await _log(ctx, answer=f"faq:{u.answer_id}", decision="answer", score=u.score,
+        rated_turn = await _log(ctx, answer=f"faq:{u.answer_id}", decision="answer", score=u.score,
                                     text="" if u.report else None)
-        replies = await answer_entry(ctx, u.answer_id, interaction_id=interaction_id, extra=extra)
+        replies = await answer_entry(ctx, u.answer_id, rated_turn=rated_turn, extra=extra)
         if u.report:
             replies[0].text += "\n\n" + ctx.text("faq/report_offer")
         return replies
@@ -200,11 +199,15 @@ def register(router: Router) -> None:
                 rows.append([Button(ctx.label("faq.browse"), payload="m:faq"), back_to_menu(ctx)])
                 return [Reply(text=ctx.text("faq/group", group=group), buttons=rows, edit=True)]
         if len(args) == 2 and args[0] == "a" and _title(ctx, args[1]) is not None:
-            interaction_id = await _log(ctx, answer=f"faq:{args[1]}", decision="chosen")
-            return await answer_entry(ctx, args[1], interaction_id=interaction_id)
-        if len(args) == 3 and args[0] == "r" and args[1].isdigit() and args[2] in ("0", "1"):
+            rated_turn = await _log(ctx, answer=f"faq:{args[1]}", decision="chosen")
+            return await answer_entry(ctx, args[1], rated_turn=rated_turn)
+        turn = args[1][1:] if len(args) == 3 and args[1].startswith("t") else ""
+        if len(args) == 3 and args[0] == "r" and (args[1].isdigit() or turn.isdigit()) and args[2] in ("0", "1"):
             value = 1 if args[2] == "1" else -1
-            recorded = await ctx.services.store.rate_interaction(int(args[1]), ctx.user.id, value)
+            store = ctx.services.store
+            # "t<N>": the answer of the user's turn N; a bare number: a log row id (buttons sent before 0014)
+            recorded = await (store.rate_turn(ctx.user.id, int(turn), value) if turn
+                              else store.rate_interaction(int(args[1]), ctx.user.id, value))
             ctx.log_answer = "faq-rating" if recorded else "faq-rating:unknown"
             return [Reply(notice=ctx.label("faq.thanks"), text=ctx.text("faq/thanks", helpful=value > 0),
                           buttons=[] if value > 0 else no_match(ctx)[0].buttons)]
