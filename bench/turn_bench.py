@@ -47,7 +47,11 @@ from tests.pgschema import PG_URL, pg_unreachable, throwaway_schema  # noqa: E40
 TOKEN = "123456:turn-bench-token-abcdefghijklmnopqrstu"
 SECRET = "Tb7kQ2vN7xLp4RzT9mB3cF6hJ1dY5gKaU0eVnXo"
 SECRET_KEY = "turn-bench-secret-key-0123456789abcdefghijklmn"
-QUESTIONS = ["đăng nhập bằng vneid như thế nào", "dang nhap cong dvc bang vneid", "login dich vu cong"]
+# What citizens ask: the FAQ's held-out set of real-style questions (with and without diacritics, typos,
+# abbreviations), in scope only, each asked by several citizens, as after a bulletin. Turns that open a
+# report or ask for personal data are left out: the benchmark measures the question-and-answer turn.
+QUESTIONS = [q["q"] for q in map(json.loads, (ROOT / "tests/faq/heldout-real.jsonl").read_text().splitlines())
+             if q.get("expect") and not any(ch.isdigit() for ch in q["q"])]
 USER_BASE = 8_000_000
 
 

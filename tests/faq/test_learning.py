@@ -267,3 +267,20 @@ def test_export_learned_command(tmp_path: Path) -> None:
     listed = run("faq", "learned", env=env)
     assert listed.returncode == 0 and TARGET in listed.stdout and "tt.lead" in listed.stdout
     assert "đã ghi vào gói" in listed.stdout
+
+
+async def test_repeated_questions_are_remembered_but_nothing_personal_is(bot, monkeypatch) -> None:
+    import features.faq.service as service
+
+    faq = _service(bot)
+    faq.rebuild(bot.services.pack)  # a fresh index: nothing remembered yet
+    _interpreter, remembered = faq._answers
+    first = faq.understand("nop ho so truc tuyen nhu the nao")
+    assert faq.understand("nop ho so truc tuyen nhu the nao") is first  # the second asker costs no search
+    faq.understand("mật khẩu của tôi là Abc12345 có an toàn không")  # a password: understood, not kept
+    faq.understand("cán bộ xã hẹn tôi ba lần mà vẫn chưa giải quyết hồ sơ, quá bức xúc")  # a complaint's story
+    assert list(remembered) == ["nop ho so truc tuyen nhu the nao"]
+    monkeypatch.setattr(service, "UNDERSTOOD_CACHE", 2)
+    for question in ("gio lam viec", "le phi cap doi", "tra cuu ho so"):
+        faq.understand(question)
+    assert list(remembered) == ["le phi cap doi", "tra cuu ho so"]  # bounded: the oldest goes first
