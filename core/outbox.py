@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.channel import Blocked, DeliveryError, OutsideWindow, PermanentError, QuotaExceeded, RateLimited, Sender
@@ -113,28 +113,29 @@ class Outbox:
                           claim: bool = False, defer: str = "") -> OutboxMessage:
         """:meth:`enqueue`, returning the row itself: once the caller's transaction COMMITTED it may hand it
         to :meth:`deliver` (``rows=``) so the delivery does not read it again."""
-        row = OutboxMessage(
+        now = self.clock()
+        values = dict(
             channel=channel, external_id=external_id, kind=MessageKind(kind).value, reply_to=reply_to[:160],
             replies=[reply_to_dict(r) for r in replies], status="deferred" if defer else "pending", attempts=0,
             claimed_by=self.process_id if claim and not defer else None, error="", reason=defer[:200], ref=ref[:64],
-            priority=PRIORITY[MessageKind(kind)], next_attempt_at=self.clock(), created_at=self.clock(),
+            priority=PRIORITY[MessageKind(kind)], next_attempt_at=now, created_at=now, tag="", sent_at=None,
         )
-        session.add(row)
-        await session.flush()
-        return row
+        # One INSERT .. RETURNING id (no unit-of-work flush: this runs in every turn's closing transaction);
+        # the row object is built from the same values, detached, for deliver(rows=...).
+        row_id = (await session.execute(insert(OutboxMessage).values(**values).returning(OutboxMessage.id))).scalar_one()
+        return OutboxMessage(id=row_id, **values)
 
     async def release_deferred(self, session: AsyncSession, channel: str, external_id: str,
                                reply_to: str = "") -> list[int]:
         """The person wrote again: their deferred messages become due now (in the caller's transaction),
         as replies to ``reply_to``. Returns their ids, oldest first, for the caller to send first."""
-        ids = list((await session.execute(
-            select(OutboxMessage.id).where(OutboxMessage.channel == channel, OutboxMessage.external_id == external_id,
-                                           OutboxMessage.status == "deferred").order_by(OutboxMessage.id))).scalars())
-        if ids:
-            await session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(
-                status="pending", claimed_by=self.process_id, reason="", next_attempt_at=self.clock(),
-                reply_to=reply_to[:160]))
-        return ids
+        return sorted((await session.execute(  # one statement: this runs in every turn's closing transaction
+            update(OutboxMessage)
+            .where(OutboxMessage.channel == channel, OutboxMessage.external_id == external_id,
+                   OutboxMessage.status == "deferred")
+            .values(status="pending", claimed_by=self.process_id, reason="", next_attempt_at=self.clock(),
+                    reply_to=reply_to[:160])
+            .returning(OutboxMessage.id).execution_options(synchronize_session=False))).scalars())
 
     # -- sending ----------------------------------------------------------------------------------------
     async def deliver(self, ids: Sequence[int], rows: Mapping[int, OutboxMessage] | None = None) -> int:
