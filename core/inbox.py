@@ -41,6 +41,7 @@ from core.jobs import Jobs, every
 from core.logsafe import bind_turn
 from core.metrics import INBOX_BACKLOG, INBOX_OLDEST, OUTBOX_BACKLOG, TURNS, TURN_SECONDS
 from core.outbox import Outbox
+from core.storage.db import single
 from core.storage.models import InboxEvent, OutboxMessage, Process, utcnow
 from core.storage.upsert import insert_for
 from core.types import Incoming, Reply
@@ -118,7 +119,7 @@ class Inbox:
     async def submit(self, incoming: Incoming) -> None:
         """Store ``incoming`` (once per channel + platform event id); returns when it is durable."""
         event_id = incoming.message_id or f"anon:{uuid.uuid4().hex}"
-        async with self.sessions.begin() as session:
+        async with single(self.sessions) as session:  # one INSERT: durable when it returns
             stmt = insert_for(session, InboxEvent.__table__).values(
                 channel=incoming.channel, event_id=event_id[:160], external_id=incoming.user_id[:128],
                 user_key=f"{incoming.channel}:{incoming.user_id}"[:200], payload=incoming_to_dict(incoming),

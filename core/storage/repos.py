@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.storage.db import single
 from core.storage.models import DialogueState, Interaction, User, utcnow
 from core.storage.upsert import insert_for
 
@@ -84,7 +85,7 @@ class Store:
                   .where(Interaction.user_id == User.id,
                          Interaction.created_at >= utcnow() - dt.timedelta(seconds=RECENT_TURNS_WINDOW))
                   .correlate(User).scalar_subquery())
-        async with self.sessions() as session:  # one round trip: the user LEFT JOIN their state
+        async with single(self.sessions, read=True) as session:  # one round trip: the user LEFT JOIN their state
             found = (await session.execute(
                 select(User, DialogueState, recent).outerjoin(DialogueState, DialogueState.user_id == User.id)
                 .where(User.channel == channel, User.external_id == external_id))).first()

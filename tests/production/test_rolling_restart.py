@@ -26,7 +26,10 @@ from tests.pgschema import PG_URL, throwaway_schema
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "Rr8kQ2vN7xLp4RzT9mB3cF6hJ1dY5gKaU0eVnXo"
 QUESTION = "đăng nhập bằng vneid như thế nào"
-USERS = [9100 + i for i in range(8)]
+# Citizens ask at a human pace (one question every 2 s each: under the per-user limit of 40 turns a minute,
+# core/turns.py); the load comes from their number.
+USERS = [9100 + i for i in range(24)]
+PAUSE = 2.0
 
 
 def free_port() -> int:
@@ -104,7 +107,7 @@ async def test_rolling_restart_of_three_processes_under_load(tmp_path: Path) -> 
                     await post(api.make_text(user, QUESTION), i + n)
                     posted[user] += 1
                     n += 1
-                    await asyncio.sleep(0.4)
+                    await asyncio.sleep(PAUSE)
 
             load = [asyncio.create_task(citizen(i, u)) for i, u in enumerate(USERS)]
             await asyncio.sleep(1.5)
