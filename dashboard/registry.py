@@ -1,8 +1,8 @@
 """Roles and the pages features add to the dashboard (declared by each feature, mounted by the app)."""
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
@@ -15,13 +15,18 @@ ROLE_LABELS = {"officer": "Cán bộ", "supervisor": "Lãnh đạo/giám sát", 
 
 @dataclass(frozen=True)
 class NavItem:
-    """One link in the dashboard's top navigation, shown to officials with at least `min_role`."""
+    """One link in the dashboard's top navigation, shown to officials with at least `min_role`.
+
+    ``count``: optional ``async (request) -> int | None``, how many things the page has for the logged-in
+    official (shown after the label, "Đến hạn (3)", when above 0). It runs on every page the official opens
+    (``render.nav_counts``), so it must be one cheap query; an error in it only drops the number."""
 
     key: str
     label: str
     path: str
     min_role: str = "officer"
     order: int = 100
+    count: Callable[[web.Request], Awaitable[int | None]] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

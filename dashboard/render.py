@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -11,8 +12,9 @@ from aiohttp import web
 from markupsafe import Markup, escape
 
 from dashboard.registry import ROLE_LABELS, nav_for
-from dashboard.state import CSRF_TOKEN, FLASH, OFFICIAL, dashboard
+from dashboard.state import CSRF_TOKEN, FLASH, NAV_COUNTS, OFFICIAL, dashboard
 
+log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).with_name("templates")
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -52,6 +54,28 @@ def agency_name(request: web.Request, agency_id: str) -> str:
     return agency_id
 
 
+@web.middleware
+async def nav_counts(request: web.Request, handler) -> web.StreamResponse:  # noqa: ANN001
+    """Before a page (GET) for a logged-in official, the numbers of the nav links that have a
+    ``NavItem.count`` and that the official sees (rendering is synchronous, so they are fetched here)."""
+    me = request.get(OFFICIAL)
+    static = isinstance(getattr(request.match_info.route, "resource", None), web.StaticResource)
+    if me is not None and request.method == "GET" and not static:
+        counts: dict[str, int] = {}
+        for item in nav_for(dashboard(request).nav, me.role):
+            if item.count is None:
+                continue
+            try:
+                value = await item.count(request)
+            except Exception as exc:  # noqa: BLE001 - a number in the menu must never break the page
+                log.warning("dashboard: nav count %s failed: %s", item.key, type(exc).__name__)
+                continue
+            if value:
+                counts[item.key] = value
+        request[NAV_COUNTS] = counts
+    return await handler(request)
+
+
 def csrf_field(token: str) -> Markup:
     return Markup('<input type="hidden" name="_csrf" value="%s">') % escape(token)
 
@@ -65,6 +89,7 @@ def render(request: web.Request, template: str, context: dict[str, Any] | None =
         "me": me,
         "my_agency": agency_name(request, me.agency_id) if me else "",
         "nav": nav_for(dashboard(request).nav, me.role) if me else [],
+        "nav_counts": request.get(NAV_COUNTS, {}),
         "active": active,
         "csrf_token": token,
         "csrf_field": csrf_field(token),

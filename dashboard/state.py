@@ -51,8 +51,9 @@ class Dashboard:
 
 DASHBOARD = web.AppKey("dashboard", Dashboard)
 # Per-request values the middlewares set: the logged-in official (auth.Me or None), the session's CSRF
-# token, and one-time flash messages to show.
+# token, one-time flash messages to show, and the numbers next to nav links (NavItem.key -> count).
 OFFICIAL = web.RequestKey("dashboard_official", object)
+NAV_COUNTS = web.RequestKey("dashboard_nav_counts", dict)
 CSRF_TOKEN = web.RequestKey("dashboard_csrf", str)
 FLASH = web.RequestKey("dashboard_flash", list)
 

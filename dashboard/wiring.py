@@ -14,7 +14,7 @@ from dashboard.registry import Page
 from dashboard.accounts import Accounts
 from dashboard.auth import load_official, login_page, login_submit, logout, logout_everywhere
 from dashboard.errors import error_pages
-from dashboard.render import make_environment
+from dashboard.render import make_environment, nav_counts
 from dashboard.security import (
     DashboardCookieStorage,
     csrf_protect,
@@ -47,7 +47,7 @@ def setup_dashboard(app: web.Application, pages: Sequence[Page] = ()) -> None:
     )
     storage = DashboardCookieStorage(services.extra["secret_key"])
     dash = web.Application(middlewares=[
-        security_headers, session_middleware(storage), error_pages, csrf_protect, load_official,
+        security_headers, session_middleware(storage), error_pages, csrf_protect, load_official, nav_counts,
     ])
     dash[SERVICES] = services
     dash[DASHBOARD] = state

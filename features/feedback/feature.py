@@ -12,12 +12,16 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 import logging
+from typing import TYPE_CHECKING
 
 from core.content.loader import PackSpec
 from core.feature import Feature, Host
 from core.jobs import every
 from features.feedback import chat, cli
 from features.feedback.config import load_section
+
+if TYPE_CHECKING:
+    from features.feedback.service import FeedbackService
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +78,11 @@ def install(host: Host) -> None:
     install_digest(host, service)
 
 
-def install_digest(host: Host, service: object) -> None:
+def install_digest(host: Host, service: FeedbackService) -> None:
     """Issue 15: the daily deadline digest per agency, by e-mail when SMTP is configured (one process
     sends it: core.jobs). See features/feedback/digest.py."""
     from features.feedback.digest import SmtpConfig, build_digests, next_digest_time, recipients_from_env, send_digests
+    from features.feedback.models import OPEN_STATUSES
 
     smtp, recipients = SmtpConfig.from_env(host.env), recipients_from_env(host.env)
     jobs = host.services.extra.get("jobs")
@@ -90,7 +95,10 @@ def install_digest(host: Host, service: object) -> None:
         current = host.services.pack
         digests = await build_digests(host.services.store.sessions, current.config.timezone, host.services.clock())
         names = {a.id: a.name for a in current.agencies.agencies}
-        sent = await send_digests(digests, recipients, smtp, names, host.env.get("CCHC_PUBLIC_URL", ""))
+        sent = await send_digests(digests, recipients, smtp, names, host.env.get("CCHC_PUBLIC_URL", ""),
+                                  categories={c.id: c.title for c in current.agencies.categories},
+                                  communes={c.id: c.name for c in current.agencies.communes},
+                                  statuses={s: service.status_label(s) for s in OPEN_STATUSES})
         log.info("deadline digest: %d e-mails", sent)
 
     async def daily() -> None:

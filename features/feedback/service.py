@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from features.feedback.digest import AgencyDigest, build_digests, count_digest
 from features.feedback.base import MAX_TEXT, TRANSITIONS, FeedbackBase, outbox_ref  # noqa: F401 (re-exported)
 from features.feedback.errors import (  # noqa: F401 (re-exported)
     FeedbackError,
@@ -124,6 +125,21 @@ class FeedbackService(FeedbackBase):
 
     def column_titles(self) -> dict[str, str]:
         return self.export.column_titles()
+
+    # --- officials: deadline reminders (issue 15) -------------------------------------------------------
+    def digest_scope(self, actor: Actor) -> tuple[str, ...] | None:
+        """The agencies whose deadline digest `actor` may read: their own, or None (every agency) for those
+        whose queue is every report (admins, the receiving unit's supervisors; see `permissions.sees_all`)."""
+        return None if sees_all(actor, self.receiving_agency) else (actor.agency_id,)
+
+    async def deadline_digests(self, actor: Actor) -> list[AgencyDigest]:
+        """The daily e-mail digest's lists (overdue, due tomorrow; `digest.build_digests`) as of now, one per
+        agency with reports in it, narrowed to what `actor` may see."""
+        return await build_digests(self.sessions, self.pack.config.timezone, self.now(), self.digest_scope(actor))
+
+    async def deadline_count(self, actor: Actor) -> int:
+        """How many reports `deadline_digests(actor)` lists, in one COUNT query (the dashboard's nav link)."""
+        return await count_digest(self.sessions, self.pack.config.timezone, self.now(), self.digest_scope(actor))
 
     # --- officials: actions -----------------------------------------------------------------------------
     async def accept(self, actor: Actor, report_id: int, note: str = "") -> ReportDetail:

@@ -6,9 +6,18 @@ import datetime as dt
 import email
 
 from aiosmtpd.controller import Controller
+import pytest
 from sqlalchemy import update
 
-from features.feedback.digest import SmtpConfig, build_digests, next_digest_time, recipients_from_env, send_digests
+from features.feedback.digest import (
+    SmtpConfig,
+    build_digests,
+    count_digest,
+    next_digest_time,
+    recipients_from_env,
+    render_text,
+    send_digests,
+)
 from features.feedback.models import Report
 from tests.feedback.test_service import _file
 
@@ -50,7 +59,8 @@ async def test_digest_lists_due_tomorrow_and_overdue_and_is_mailed_without_perso
         env = {"CCHC_SMTP_HOST": "127.0.0.1", "CCHC_SMTP_PORT": str(port), "CCHC_SMTP_STARTTLS": "false",
                "CCHC_SMTP_FROM": "bot@example.gov.vn", "CCHC_DIGEST_EMAILS": f"{digest.agency_id}=a@x.gov.vn,b@x.gov.vn"}
         sent = await send_digests(digests, recipients_from_env(env), SmtpConfig.from_env(env),
-                                  {digest.agency_id: "Trung tâm"}, "https://bot.example.gov.vn")
+                                  {digest.agency_id: "Trung tâm"}, "https://bot.example.gov.vn",
+                                  statuses={"new": service.status_label("new")})
         for _ in range(50):
             if sink.messages:
                 break
@@ -62,7 +72,9 @@ async def test_digest_lists_due_tomorrow_and_overdue_and_is_mailed_without_perso
     body = mail.get_payload(decode=True).decode()
     assert mail["To"] == "a@x.gov.vn, b@x.gov.vn" and "1 phản ánh quá hạn" in str(email.header.make_header(
         email.header.decode_header(mail["Subject"])))
-    assert codes[ids[0]][:4] in body and "https://bot.example.gov.vn/dashboard/reports" in body
+    # the link opens the dashboard's page of the same lists (features/feedback/dashboard/due.py)
+    assert codes[ids[0]][:4] in body and "https://bot.example.gov.vn/dashboard/due" in body
+    assert f"quá hạn 2 ngày  (thu-tuc, " in body and ", new)" not in body and service.status_label("new") in body
     report = await service.get_report(_admin(bot), ids[0])
     for personal in (report.description[:20], report.phone):
         assert not personal or personal not in body
@@ -79,3 +91,34 @@ def _admin(bot):
     from features.feedback.permissions import Actor
 
     return Actor(None, "test", bot.services.pack.agencies.default_agency, "admin")
+
+
+async def set_due_date(bot, report_id: int, day: dt.date) -> None:
+    """Give a report `day` as its last day for an answer, as intake does (deadline = the end of that day)."""
+    calendar = bot.services.extra["feedback"].calendar
+    async with bot.services.store.sessions.begin() as s:
+        await s.execute(update(Report).where(Report.id == report_id)
+                        .values(due_date=day, deadline_at=calendar.end_of_day(day)))
+
+
+@pytest.mark.parametrize("hour", [0, 8, 23])  # local hours of Tuesday 01/12/2026 (UTC+7)
+async def test_due_tomorrow_means_the_last_day_is_tomorrow_and_overdue_counts_whole_days(bot, hour):
+    now = dt.datetime(2026, 12, 1, hour, 30, tzinfo=dt.timezone(dt.timedelta(hours=7))).astimezone(dt.UTC)
+    days = {"overdue": dt.date(2026, 11, 27), "yesterday": dt.date(2026, 11, 30), "today": dt.date(2026, 12, 1),
+            "tomorrow": dt.date(2026, 12, 2), "later": dt.date(2026, 12, 3)}
+    ids = {}
+    for n, (name, day) in enumerate(days.items()):
+        _, ids[name] = await _file(bot, user_id=f"78{n}")
+        await set_due_date(bot, ids[name], day)
+    digests = await build_digests(bot.services.store.sessions, "Asia/Ho_Chi_Minh", now)
+    assert len(digests) == 1
+    digest = digests[0]
+    assert [i.id for i in digest.overdue] == [ids["overdue"], ids["yesterday"]]
+    assert [i.days_overdue for i in digest.overdue] == [4, 1]
+    # due today is neither (yesterday's digest listed it as due tomorrow); due the day after is not yet listed
+    assert [i.id for i in digest.due_tomorrow] == [ids["tomorrow"]]
+    assert digest.due_tomorrow[0].deadline_text == "hết ngày 02/12/2026"
+    assert await count_digest(bot.services.store.sessions, "Asia/Ho_Chi_Minh", now) == 3
+    text = render_text(digest, "Trung tâm")
+    assert "hết ngày 27/11/2026, quá hạn 4 ngày" in text and "hết ngày 02/12/2026  (" in text
+    assert "01/12/2026" not in text and "03/12/2026" not in text
