@@ -44,6 +44,8 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application, ContextTypes, TypeHandler
 
+from channels.telegram_http import AiohttpRequest
+
 from core.channel import (
     Blocked,
     Capabilities,
@@ -275,18 +277,13 @@ class TelegramChannel:
         self.typing_after = typing_after
         self._retry = {"max_attempts": max_attempts, "base_delay": retry_base_delay,
                        "max_delay": retry_max_delay, "max_retry_after": max_retry_after}
+        timeouts = {"connect_timeout": connect_timeout, "read_timeout": read_timeout,
+                    "write_timeout": write_timeout, "pool_timeout": pool_timeout}
         builder = (
             Application.builder()
             .token(token)
-            .connect_timeout(connect_timeout)
-            .read_timeout(read_timeout)
-            .write_timeout(write_timeout)
-            .pool_timeout(pool_timeout)
-            .connection_pool_size(connection_pool_size)
-            .get_updates_connect_timeout(connect_timeout)
-            .get_updates_read_timeout(read_timeout)  # PTB adds the long-poll timeout to this
-            .get_updates_write_timeout(write_timeout)
-            .get_updates_pool_timeout(pool_timeout)
+            .request(AiohttpRequest(pool_size=connection_pool_size, **timeouts))  # channels/telegram_http.py
+            .get_updates_request(AiohttpRequest(pool_size=1, **timeouts))  # PTB adds the long poll to read
             .concurrent_updates(concurrent_updates)
         )
         if api_base_url:
