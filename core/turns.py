@@ -15,7 +15,7 @@ from core.channel import numbered_options
 from core.menu import discloses_automation, main_menu, stale_button
 from core.router import Router
 from core.sanitize import clean_incoming
-from core.types import Incoming, Reply
+from core.types import Button, Incoming, Reply
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,8 @@ AlsoWithReplies = Callable[[AsyncSession, list[Reply]], Awaitable[None]]
 # Last resort when even the templates cannot be rendered (a broken pack reload): never show a traceback.
 # users.memo key: the payloads of the numbered options the user was last shown (core.channel.numbered_options)
 OPTIONS_MEMO = "options"
+OPTION_LABELS_MEMO = "option_labels"  # their labels, to show them again after a number outside them
+NO_SUCH_OPTION = "no-such-option"  # the interaction-log answer of such a number
 
 LAST_RESORT = "Xin lỗi, hệ thống đang bận. Bạn vui lòng thử lại sau ít phút."
 
@@ -87,18 +89,19 @@ class Core:
         """The user's memo with the numbered options this turn's last reply with buttons shows on this
         channel (None when nothing changes): a typed number then presses that option next turn."""
         caps = self.services.extra.get("capabilities", {}).get(channel)
-        options: list[str] = []
+        shown: tuple[Button, ...] = ()
         if caps is not None:
             for reply in reversed(replies):
                 if reply.buttons:
-                    options = [b.payload for b in numbered_options(reply, caps)]
+                    shown = numbered_options(reply, caps)
                     break
+        options, labels = [b.payload for b in shown], [b.label for b in shown]
         memo = memo or {}
-        if options == memo.get(OPTIONS_MEMO, []):
+        if options == memo.get(OPTIONS_MEMO, []) and labels == memo.get(OPTION_LABELS_MEMO, []):
             return None
-        new = {k: v for k, v in memo.items() if k != OPTIONS_MEMO}
+        new = {k: v for k, v in memo.items() if k not in (OPTIONS_MEMO, OPTION_LABELS_MEMO)}
         if options:
-            new[OPTIONS_MEMO] = options
+            new[OPTIONS_MEMO], new[OPTION_LABELS_MEMO] = options, labels
         return new
 
     async def _limited(self, ctx: Context) -> list[Reply] | None:
@@ -133,6 +136,9 @@ class Core:
             replies = await router.flows[ctx.state.flow](ctx)
             if replies is not None:  # issue 9: a flow returns None for text that does not answer it
                 return replies
+        number = typed_number(incoming, ctx.user.memo)
+        if number is not None:  # a number outside the options just shown (chosen_option took those inside)
+            return [no_such_option(ctx, number)]
         if incoming.text and any(ch.isalnum() for ch in incoming.text):
             replies = await router.answer_text(ctx)
             if replies is not None:
@@ -142,17 +148,37 @@ class Core:
         return [Reply(text=ctx.text(template), buttons=main_menu(ctx))]
 
 
-def chosen_option(incoming: Incoming, memo: dict[str, Any] | None) -> Incoming:
-    """A bare number the user typed after a reply that showed numbered options ("1. …") is the option's
-    button: ``Incoming(payload=…)``. Any other text, or a number outside the options, stays text."""
+def typed_number(incoming: Incoming, memo: dict[str, Any] | None) -> int | None:
+    """The bare number (0–999, "2" or "2.") the user typed after a reply that showed numbered options;
+    None for anything else, or when the last reply showed none."""
     options = (memo or {}).get(OPTIONS_MEMO) or []
     text = incoming.text.strip().rstrip(".")
     if incoming.payload or not options or not text.isascii() or not text.isdigit() or len(text) > 3:
-        return incoming
-    n = int(text)
-    if not 1 <= n <= len(options):
+        return None
+    return int(text)
+
+
+def chosen_option(incoming: Incoming, memo: dict[str, Any] | None) -> Incoming:
+    """A bare number the user typed after a reply that showed numbered options ("1. …") is the option's
+    button: ``Incoming(payload=…)``. Any other text, or a number outside the options, stays text."""
+    n = typed_number(incoming, memo)
+    options = (memo or {}).get(OPTIONS_MEMO) or []
+    if n is None or not 1 <= n <= len(options):
         return incoming
     return replace(incoming, text="", payload=str(options[n - 1]))
+
+
+def no_such_option(ctx: Context, number: int) -> Reply:
+    """The answer to a typed ``number`` outside the numbered options the user was last shown: there is no
+    such option (template ``errors/no_option``) and the same options again, numbered as before; the main
+    menu when their labels are unknown (a memo written before labels were kept)."""
+    memo = ctx.user.memo or {}
+    options, labels = memo.get(OPTIONS_MEMO) or [], memo.get(OPTION_LABELS_MEMO) or []
+    ctx.log_answer = NO_SUCH_OPTION
+    if len(labels) != len(options):
+        return Reply(text=ctx.text("errors/no_option", number=number, count=0), buttons=main_menu(ctx))
+    return Reply(text=ctx.text("errors/no_option", number=number, count=len(options)),
+                 buttons=[[Button(label=str(label), payload=str(payload))] for label, payload in zip(labels, options)])
 
 
 def _log_entry(ctx: Context) -> dict[str, Any] | None:
