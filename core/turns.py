@@ -20,7 +20,9 @@ from core.types import Button, Incoming, Reply
 log = logging.getLogger(__name__)
 
 STALE_RETRIES = 5  # the same user's turns run concurrently only outside the inbox (tests, the terminal)
-TURNS_PER_MINUTE = 40  # per user, across processes (services.extra["turns_per_minute"] overrides; 0: off)
+# The per-user limit of turns a minute is the pack's ``limits.turns_per_minute`` (pack.yaml; 0: off);
+# services.extra["turns_per_minute"], when set, overrides it (tests, an operator's emergency setting).
+TURNS_PER_MINUTE_KEY = "turns_per_minute"
 RATE_LIMITED = "rate-limited"  # the interaction-log answer of a turn refused by the limit
 AlsoWithReplies = Callable[[AsyncSession, list[Reply]], Awaitable[None]]
 
@@ -105,11 +107,13 @@ class Core:
         return new
 
     async def _limited(self, ctx: Context) -> list[Reply] | None:
-        """Per-user rate limit (issue 9): more than `TURNS_PER_MINUTE` turns in a minute and the person is told
-        once, politely, to slow down; further messages in that minute get no answer (they are logged, so the
+        """Per-user rate limit (issue 9): more than ``turns_per_minute`` turns in a minute (pack.yaml
+        ``limits``, read at each turn so a reloaded pack applies at once) and the person is told once,
+        politely, to slow down; further messages in that minute get no answer (they are logged, so the
         count is shared by every process through the database). Other users are never delayed by it: the
         inbox runs one event per user at a time and different users in parallel."""
-        limit = int(self.services.extra.get("turns_per_minute", TURNS_PER_MINUTE))
+        override = self.services.extra.get(TURNS_PER_MINUTE_KEY)
+        limit = int(override) if override is not None else ctx.pack.config.limits.turns_per_minute
         if limit <= 0 or getattr(ctx.user, "recent_turns", 0) < limit:  # counted by begin_turn's one read
             return None
         warned = await self.services.store.recent_turns(ctx.user.id, 60, (RATE_LIMITED,))
