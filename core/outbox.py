@@ -15,6 +15,9 @@
   delivery row sent when the deferred issue finally goes out).
 * Rows are claimed with compare-and-set UPDATEs by a live process (heartbeats in ``processes``, see
   core/inbox.py); a row held by a stopped process is taken over by another.
+* A feature that sends some messages itself (the bulletin engine's fast lane) reports them through
+  ``sent_elsewhere[feature]`` (:data:`SentSince`): :meth:`Outbox.reach_many` counts them among the
+  messages sent since the person last wrote (Zalo OA allows 8), so every policy sees every send.
 * Pacing: a channel's sends wait for its pacer (:mod:`core.pacing`), shared with the bulletin engine in
   the process; citizens' messages go ahead of bulletin deliveries inside the cap.
 """
@@ -53,6 +56,10 @@ STATE_LABELS = {  # what officials read on the report page
 BlockedFn = Callable[[str, str], Awaitable[None]]
 # (session, row, new status, reason): called inside the transaction that finishes the row
 FinishHook = Callable[[AsyncSession, OutboxMessage, str, str], Awaitable[None]]
+# (channel, external ids, since) -> (external id, sent_at) of each message a feature sent to these people
+# after ``since`` — ALL of them, those that went through the outbox (rows whose ``ref`` starts with the
+# feature's name) included: the outbox then leaves those rows to the feature so none is counted twice.
+SentSince = Callable[[str, Sequence[str], dt.datetime], Awaitable[Sequence[tuple[str, dt.datetime]]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +152,7 @@ class Outbox:
         self.retry_minutes = tuple(retry_minutes)
         self.retry = retry or RetryPolicy.minutes(self.retry_minutes)
         self.on_finish: dict[str, FinishHook] = {}  # ref prefix ("bulletin") -> hook
+        self.sent_elsewhere: dict[str, SentSince] = {}  # ref prefix ("bulletin") -> what it sent (SentSince)
         self.dead_after = dead_after
         self.clock = clock
         self._sent = SentMarks(sessions, clock)
@@ -292,7 +300,9 @@ class Outbox:
         return (await self.reach_many(row.channel, [row.external_id]))[row.external_id]
 
     async def reach_many(self, channel: str, external_ids: Sequence[str]) -> dict[str, Reach]:
-        """:meth:`reach` for many people of one channel in a few queries (the bulletin asks per batch)."""
+        """:meth:`reach` for many people of one channel in a few queries (the bulletin asks per batch).
+        ``sent_since_inbound`` counts the outbox's sent rows and what the features registered in
+        :attr:`sent_elsewhere` report (one query each)."""
         ids = list(dict.fromkeys(external_ids))
         now = self.clock()
         month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
@@ -313,15 +323,24 @@ class Outbox:
                     last[x] = (seen, "")
             known = [at for at, _ in last.values() if at is not None]
             if known:
-                for x, sent_at in (await session.execute(select(OutboxMessage.external_id, OutboxMessage.sent_at).where(
-                        OutboxMessage.channel == channel, OutboxMessage.external_id.in_(ids),
-                        OutboxMessage.status == "sent", OutboxMessage.sent_at > min(known)))).all():
+                query = select(OutboxMessage.external_id, OutboxMessage.sent_at).where(
+                    OutboxMessage.channel == channel, OutboxMessage.external_id.in_(ids),
+                    OutboxMessage.status == "sent", OutboxMessage.sent_at > min(known))
+                for prefix in self.sent_elsewhere:  # those rows are among what the feature reports
+                    query = query.where(OutboxMessage.ref.not_like(f"{prefix}:%"))
+                for x, sent_at in (await session.execute(query)).all():
                     at = last.get(x, (None, ""))[0]
                     if at is not None and sent_at is not None and sent_at > at:
                         since[x] += 1
             proactive = int(await session.scalar(select(func.count()).select_from(OutboxMessage).where(
                 OutboxMessage.channel == channel, OutboxMessage.tag == "proactive",
                 OutboxMessage.status == "sent", OutboxMessage.sent_at >= month)) or 0)
+        if known:
+            for sent_since in list(self.sent_elsewhere.values()):
+                for x, sent_at in await sent_since(channel, ids, min(known)):
+                    at = last.get(x, (None, ""))[0]
+                    if at is not None and sent_at > at:
+                        since[x] += 1
         return {x: Reach(last_inbound=last.get(x, (None, ""))[0], last_message_id=last.get(x, (None, ""))[1],
                          sent_since_inbound=since[x], proactive_this_month=proactive) for x in ids}
 

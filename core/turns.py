@@ -15,18 +15,22 @@ from core.channel import numbered_options
 from core.menu import discloses_automation, main_menu, stale_button
 from core.router import Router
 from core.sanitize import clean_incoming
-from core.types import Incoming, Reply
+from core.types import Button, Incoming, Reply
 
 log = logging.getLogger(__name__)
 
 STALE_RETRIES = 5  # the same user's turns run concurrently only outside the inbox (tests, the terminal)
-TURNS_PER_MINUTE = 40  # per user, across processes (services.extra["turns_per_minute"] overrides; 0: off)
+# The per-user limit of turns a minute is the pack's ``limits.turns_per_minute`` (pack.yaml; 0: off);
+# services.extra["turns_per_minute"], when set, overrides it (tests, an operator's emergency setting).
+TURNS_PER_MINUTE_KEY = "turns_per_minute"
 RATE_LIMITED = "rate-limited"  # the interaction-log answer of a turn refused by the limit
 AlsoWithReplies = Callable[[AsyncSession, list[Reply]], Awaitable[None]]
 
 # Last resort when even the templates cannot be rendered (a broken pack reload): never show a traceback.
 # users.memo key: the payloads of the numbered options the user was last shown (core.channel.numbered_options)
 OPTIONS_MEMO = "options"
+OPTION_LABELS_MEMO = "option_labels"  # their labels, to show them again after a number outside them
+NO_SUCH_OPTION = "no-such-option"  # the interaction-log answer of such a number
 
 LAST_RESORT = "Xin lỗi, hệ thống đang bận. Bạn vui lòng thử lại sau ít phút."
 
@@ -87,26 +91,29 @@ class Core:
         """The user's memo with the numbered options this turn's last reply with buttons shows on this
         channel (None when nothing changes): a typed number then presses that option next turn."""
         caps = self.services.extra.get("capabilities", {}).get(channel)
-        options: list[str] = []
+        shown: tuple[Button, ...] = ()
         if caps is not None:
             for reply in reversed(replies):
                 if reply.buttons:
-                    options = [b.payload for b in numbered_options(reply, caps)]
+                    shown = numbered_options(reply, caps)
                     break
+        options, labels = [b.payload for b in shown], [b.label for b in shown]
         memo = memo or {}
-        if options == memo.get(OPTIONS_MEMO, []):
+        if options == memo.get(OPTIONS_MEMO, []) and labels == memo.get(OPTION_LABELS_MEMO, []):
             return None
-        new = {k: v for k, v in memo.items() if k != OPTIONS_MEMO}
+        new = {k: v for k, v in memo.items() if k not in (OPTIONS_MEMO, OPTION_LABELS_MEMO)}
         if options:
-            new[OPTIONS_MEMO] = options
+            new[OPTIONS_MEMO], new[OPTION_LABELS_MEMO] = options, labels
         return new
 
     async def _limited(self, ctx: Context) -> list[Reply] | None:
-        """Per-user rate limit (issue 9): more than `TURNS_PER_MINUTE` turns in a minute and the person is told
-        once, politely, to slow down; further messages in that minute get no answer (they are logged, so the
+        """Per-user rate limit (issue 9): more than ``turns_per_minute`` turns in a minute (pack.yaml
+        ``limits``, read at each turn so a reloaded pack applies at once) and the person is told once,
+        politely, to slow down; further messages in that minute get no answer (they are logged, so the
         count is shared by every process through the database). Other users are never delayed by it: the
         inbox runs one event per user at a time and different users in parallel."""
-        limit = int(self.services.extra.get("turns_per_minute", TURNS_PER_MINUTE))
+        override = self.services.extra.get(TURNS_PER_MINUTE_KEY)
+        limit = int(override) if override is not None else ctx.pack.config.limits.turns_per_minute
         if limit <= 0 or getattr(ctx.user, "recent_turns", 0) < limit:  # counted by begin_turn's one read
             return None
         warned = await self.services.store.recent_turns(ctx.user.id, 60, (RATE_LIMITED,))
@@ -133,6 +140,9 @@ class Core:
             replies = await router.flows[ctx.state.flow](ctx)
             if replies is not None:  # issue 9: a flow returns None for text that does not answer it
                 return replies
+        number = typed_number(incoming, ctx.user.memo)
+        if number is not None:  # a number outside the options just shown (chosen_option took those inside)
+            return [no_such_option(ctx, number)]
         if incoming.text and any(ch.isalnum() for ch in incoming.text):
             replies = await router.answer_text(ctx)
             if replies is not None:
@@ -142,17 +152,37 @@ class Core:
         return [Reply(text=ctx.text(template), buttons=main_menu(ctx))]
 
 
-def chosen_option(incoming: Incoming, memo: dict[str, Any] | None) -> Incoming:
-    """A bare number the user typed after a reply that showed numbered options ("1. …") is the option's
-    button: ``Incoming(payload=…)``. Any other text, or a number outside the options, stays text."""
+def typed_number(incoming: Incoming, memo: dict[str, Any] | None) -> int | None:
+    """The bare number (0–999, "2" or "2.") the user typed after a reply that showed numbered options;
+    None for anything else, or when the last reply showed none."""
     options = (memo or {}).get(OPTIONS_MEMO) or []
     text = incoming.text.strip().rstrip(".")
     if incoming.payload or not options or not text.isascii() or not text.isdigit() or len(text) > 3:
-        return incoming
-    n = int(text)
-    if not 1 <= n <= len(options):
+        return None
+    return int(text)
+
+
+def chosen_option(incoming: Incoming, memo: dict[str, Any] | None) -> Incoming:
+    """A bare number the user typed after a reply that showed numbered options ("1. …") is the option's
+    button: ``Incoming(payload=…)``. Any other text, or a number outside the options, stays text."""
+    n = typed_number(incoming, memo)
+    options = (memo or {}).get(OPTIONS_MEMO) or []
+    if n is None or not 1 <= n <= len(options):
         return incoming
     return replace(incoming, text="", payload=str(options[n - 1]))
+
+
+def no_such_option(ctx: Context, number: int) -> Reply:
+    """The answer to a typed ``number`` outside the numbered options the user was last shown: there is no
+    such option (template ``errors/no_option``) and the same options again, numbered as before; the main
+    menu when their labels are unknown (a memo written before labels were kept)."""
+    memo = ctx.user.memo or {}
+    options, labels = memo.get(OPTIONS_MEMO) or [], memo.get(OPTION_LABELS_MEMO) or []
+    ctx.log_answer = NO_SUCH_OPTION
+    if len(labels) != len(options):
+        return Reply(text=ctx.text("errors/no_option", number=number, count=0), buttons=main_menu(ctx))
+    return Reply(text=ctx.text("errors/no_option", number=number, count=len(options)),
+                 buttons=[[Button(label=str(label), payload=str(payload))] for label, payload in zip(labels, options)])
 
 
 def _log_entry(ctx: Context) -> dict[str, Any] | None:

@@ -9,9 +9,19 @@ import argparse
 import asyncio
 import getpass
 import sys
+from collections.abc import Iterable, Sequence
 
 from core.feature import CliHost
-from dashboard.registry import ROLES
+from dashboard.registry import ROLE_LABELS, ROLES
+
+ACCOUNT_COLUMNS = ("Tên đăng nhập", "Vai trò", "Đơn vị", "Họ tên", "Đăng nhập lần cuối", "Tình trạng")
+
+
+def print_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
+    """A terminal table an official reads (and a script can split): the Vietnamese column names, then
+    one line per row, cells separated by tabs (tabs and line breaks inside a cell become spaces)."""
+    for cells in (header, *rows):
+        print("\t".join(" ".join(str(c).split()) for c in cells))
 
 
 def _read_password(args: argparse.Namespace, *, confirm: bool = True) -> str:
@@ -99,14 +109,24 @@ def _cmd_active(active: bool):
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    """The accounts as a table with Vietnamese headers: role and agency by name (the agency's id, which
+    ``--agency`` takes, in brackets), the last login in Vietnam time."""
+    from dashboard.render import vntime
+
+    settings = args.cli.settings()
+    agencies = {a.id: a.name for a in args.cli.pack(settings.content_dir).agencies.agencies}
+
     async def work(accounts) -> int:
         rows = await accounts.list()
         if not rows:
             print("Chưa có tài khoản nào. Tạo bằng: cchc-bot admin add-user TÊN --agency MÃ --role officer")
-        for view, row in rows:
-            last = row.last_login_at.strftime("%Y-%m-%d %H:%M") if row.last_login_at else "-"
-            state = "" if view.active else "\t(đã khóa)"
-            print(f"{view.username}\t{view.role}\t{view.agency_id}\t{view.display_name}\t{last}{state}")
+            return 0
+        print_table(ACCOUNT_COLUMNS, [
+            (view.username, ROLE_LABELS.get(view.role, view.role),
+             f"{agencies[view.agency_id]} ({view.agency_id})" if view.agency_id in agencies else view.agency_id,
+             view.display_name or "-", vntime(row.last_login_at) or "chưa đăng nhập",
+             "Đang dùng" if view.active else "Đã khóa")
+            for view, row in rows])
         return 0
 
     return _run(args.cli, work)

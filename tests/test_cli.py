@@ -107,5 +107,21 @@ def test_faq_unanswered_lists_what_the_bot_could_not_answer(tmp_path: Path) -> N
     assert chat.returncode == 0, chat.stderr
     result = run("faq", "unanswered", env={"CCHC_DATABASE_URL": db})
     assert result.returncode == 0, result.stderr
-    count, question = result.stdout.splitlines()[0].split("\t")
+    header, first = result.stdout.splitlines()[:2]
+    assert header == "Số lần hỏi\tCâu hỏi"
+    count, question = first.split("\t")
     assert count == "2" and "vàng" in question
+
+
+def test_bulletin_list_names_its_columns_and_statuses_in_vietnamese(tmp_path: Path) -> None:
+    env = {"CCHC_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'b.db'}"}
+    assert run("bulletin", "import", env=env).returncode == 0
+    result = run("bulletin", "list", env=env)
+    assert result.returncode == 0, result.stderr
+    header, *rows = result.stdout.splitlines()
+    assert header.split("\t") == ["Mã", "Số", "Trạng thái", "Lịch gửi", "Tiêu đề"]
+    assert rows and all(len(r.split("\t")) == 5 for r in rows)
+    statuses = {r.split("\t")[2] for r in rows}
+    assert statuses <= {"Bản nháp", "Đã lên lịch", "Chờ xác nhận (trễ lịch)", "Đang gửi", "Tạm dừng",
+                        "Đã gửi xong", "Đã hủy"}, statuses
+    assert all(not (r.split("\t")[3][:4].isdigit() and "T" in r.split("\t")[3]) for r in rows)  # not ISO

@@ -29,7 +29,7 @@ M = TypeVar("M", bound=BaseModel)
 CORE_TEMPLATES: tuple[str, ...] = (
     "start/welcome", "start/automated", "menu/main", "menu/help", "menu/unavailable",
     "errors/internal", "errors/stale_button", "errors/unknown_command", "errors/no_text", "errors/attachment",
-    "errors/group", "errors/rate_limited",
+    "errors/group", "errors/rate_limited", "errors/no_option",
 )
 CORE_LABELS: tuple[str, ...] = (
     "menu.faq", "menu.slogan", "menu.hotlines", "menu.feedback", "menu.bulletin", "menu.back",

@@ -35,6 +35,14 @@ class NationalSupport(Strict):
     email: str | None = None
 
 
+class Limits(Strict):
+    """pack.yaml ``limits``: per-person limits the province may tune (counted in the database, so every
+    process shares them)."""
+
+    # Messages one person may send in a minute before being asked, once, to slow down (0: no limit).
+    turns_per_minute: int = Field(default=40, ge=0, le=600)
+
+
 class PackConfig(Strict):
     """pack.yaml: who the province is and the facts answers read from."""
 
@@ -45,6 +53,7 @@ class PackConfig(Strict):
     service_centre: ServiceCentre
     portals: Portals = Portals()
     national_support: NationalSupport = NationalSupport()
+    limits: Limits = Limits()
 
     @field_validator("timezone")
     @classmethod

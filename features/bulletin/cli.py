@@ -49,10 +49,13 @@ def cmd_bulletin(args: argparse.Namespace) -> int:
                 print(f"Đã nạp bản tin từ tệp: {r.created} mới, {r.updated} cập nhật, {r.unchanged} không đổi.")
                 return 0
             if action == "list":
-                for b in await service.store.list(limit=args.limit):
-                    when = b.scheduled_at.isoformat() if b.scheduled_at else "-"
-                    held = " (chờ xác nhận: trễ lịch)" if b.held_at else ""
-                    print(f"{b.id}\tsố {b.number}\t{b.status}{held}\t{when}\t{b.title}")
+                from dashboard.cli import print_table
+                from dashboard.render import vntime
+                from features.bulletin.dashboard import status_label
+
+                print_table(("Mã", "Số", "Trạng thái", "Lịch gửi", "Tiêu đề"), [
+                    (str(b.id), str(b.number), status_label(b), vntime(b.scheduled_at) or "-", b.title)
+                    for b in await service.store.list(limit=args.limit)])
                 return 0
             bulletin = await _resolve(service, args)
             if action == "send":

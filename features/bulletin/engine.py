@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import dataclasses
 import datetime as dt
 import logging
 import uuid
@@ -161,6 +160,8 @@ class DeliveryEngine:
         self.policies: Mapping[str, DeliveryPolicy] = outbox.policies if outbox is not None else {}
         if outbox is not None:
             self.config.dead_after = outbox.dead_after
+            # the issues it sends count among the messages since the person last wrote, for every sender
+            outbox.sent_elsewhere.setdefault("bulletin", store.sent_since)  # its outbox rows: ref "bulletin:<id>"
         self.retry = self.config.retry()
         self._status: dict[int, str] = {}  # bulletin id -> status seen by housekeeping
         self._stats: dict[int, _BulletinStats] = {}
@@ -312,21 +313,10 @@ class DeliveryEngine:
         return sendable
 
     async def _reach(self, channel: str, rows: list[Claim]) -> dict[str, Reach]:
-        """The outbox's reach data, plus the bulletin issues sent since each person last wrote (they
-        count among the replies the platform allows, like the outbox's own messages)."""
+        """The outbox's reach data: its own messages and the issues sent since each person last wrote
+        (the delivery store reports them through ``Outbox.sent_elsewhere``; registered in ``__init__``)."""
         assert self.outbox is not None
-        ids = [row.external_id for row in rows]
-        reach = await self.outbox.reach_many(channel, ids)
-        known = [r.last_inbound for r in reach.values() if r.last_inbound is not None]
-        if not known:
-            return reach
-        extra: collections.Counter[str] = collections.Counter()
-        for external_id, sent_at in await self.store.sent_since(channel, ids, min(known)):
-            last = reach[external_id].last_inbound
-            if last is not None and sent_at > last:
-                extra[external_id] += 1
-        return {x: dataclasses.replace(r, sent_since_inbound=r.sent_since_inbound + extra[x]) if extra[x] else r
-                for x, r in reach.items()}
+        return await self.outbox.reach_many(channel, [row.external_id for row in rows])
 
     async def _late(self, row: Claim, channel: str, parts_sent: int) -> list[Reply]:
         """What a subscriber reached late gets: "Bạn có bản tin mới", then the parts not yet sent."""

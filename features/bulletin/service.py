@@ -58,6 +58,8 @@ class BulletinService:
         self.engine: DeliveryEngine | None = None
         if outbox is not None:
             outbox.on_finish["bulletin"] = store.outbox_finished
+            # issues the engine sent (in any process) count toward Zalo OA's replies per citizen message
+            outbox.sent_elsewhere["bulletin"] = store.sent_since
 
     # configuration --------------------------------------------------------------------------------
     @property

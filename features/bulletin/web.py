@@ -48,6 +48,10 @@ def _stamp(bulletin: Any) -> str:
     moment = bulletin.started_at or bulletin.updated_at
     if moment is None:
         moment = dt.datetime.combine(bulletin.issue_date, dt.time(), dt.UTC)
+    return _rfc3339(moment)
+
+
+def _rfc3339(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -57,14 +61,17 @@ def public_base(request: web.Request) -> str:
     return str(configured).rstrip("/") if configured else f"{request.scheme}://{request.host}"
 
 
-async def _feed(request: web.Request) -> web.Response:
+async def _feed(request: web.Request, site_started: str) -> web.Response:
+    """The Atom feed of the latest issues. Its ``updated`` is the newest issue's; with no issue yet, the
+    time the site started (``site_started``, RFC 3339 UTC): Atom requires the element, and a fixed value
+    lets readers' conditional requests and caches work until the first issue."""
     service = request.app[SERVICES].extra["bulletin"]
     pack = service.pack
     issues = await service.store.published(limit=FEED_SIZE)
     root = public_base(request)
     home = f"{root}{BASE}"
     title = f"Bản tin Cải cách hành chính – {pack.config.province_full}"
-    updated = max((_stamp(b) for b in issues), default="1970-01-01T00:00:00Z")
+    updated = max((_stamp(b) for b in issues), default=site_started)
     out = ['<?xml version="1.0" encoding="utf-8"?>', '<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="vi">',
            f"<title>{escape(title)}</title>", f"<id>{escape(home)}</id>", f"<updated>{updated}</updated>",
            f"<link rel=\"self\" type=\"application/atom+xml\" href={quoteattr(home + '/feed.xml')}/>",
@@ -84,6 +91,11 @@ async def _feed(request: web.Request) -> web.Response:
 
 
 def register_routes(app: web.Application) -> None:
+    started = _rfc3339(dt.datetime.now(dt.UTC))
+
+    async def feed(request: web.Request) -> web.Response:
+        return await _feed(request, started)
+
     app.router.add_get(BASE, _index)
-    app.router.add_get(BASE + "/feed.xml", _feed)
+    app.router.add_get(BASE + "/feed.xml", feed)
     app.router.add_get(BASE + "/{number}", _issue)

@@ -49,11 +49,13 @@ def cmd_unanswered(args: argparse.Namespace) -> int:
         finally:
             await engine.dispose()
 
+    from dashboard.cli import print_table
+
     rows = asyncio.run(main())
     if not rows:
         print("Chưa có câu hỏi nào bot không trả lời được.")
-    for question, count in rows:
-        print(f"{count}\t{question}")
+        return 0
+    print_table(("Số lần hỏi", "Câu hỏi"), [(str(count), question) for question, count in rows])
     return 0
 
 
@@ -67,6 +69,7 @@ def _learned_store(settings):  # noqa: ANN001, ANN202
 
 def cmd_learned(args: argparse.Namespace) -> int:
     """Every decision taken on the "Câu hỏi chưa trả lời" page, newest first, with who and when."""
+    from dashboard.cli import print_table
     from dashboard.render import vntime
 
     settings = args.cli.settings()
@@ -81,11 +84,14 @@ def cmd_learned(args: argparse.Namespace) -> int:
     rows = asyncio.run(main())
     if not rows:
         print("Chưa có câu hỏi nào được bổ sung vào hỏi đáp.")
+        return 0
+    table = []
     for r in rows:
         state = ("đã hủy" if not r.active else "đã ghi vào gói" if r.exported_at else
                  "chờ viết câu trả lời" if r.kind == "topic" else "bot đang dùng")
         target = f"chủ đề mới {r.entry_id} “{r.title}”" if r.kind == "topic" else r.entry_id
-        print(f"#{r.id}\t{target}\t{r.question}\t{r.decided_by} {vntime(r.decided_at)}\t{state}")
+        table.append((f"#{r.id}", target, r.question, f"{r.decided_by} {vntime(r.decided_at)}", state))
+    print_table(("Số", "Bổ sung vào", "Câu hỏi", "Người quyết định, lúc", "Trạng thái"), table)
     return 0
 
 

@@ -570,17 +570,17 @@ async def lookup_flow(ctx: Context) -> list[Reply] | None:
     return await show_report(ctx, text)
 
 
-# Tracking codes a person may try per minute (issue 9: /tracuu accepted ~19 guesses a second). Counted in the
-# interaction log, so the limit holds across processes.
-LOOKUPS_PER_MINUTE = 5
+# Tracking codes a person may try per minute (issue 9: /tracuu accepted ~19 guesses a second): feedback.yaml
+# ``lookups_per_minute``. Counted in the interaction log, so the limit holds across processes.
 LOOKUP_ANSWERS = ("feedback:lookup-bad", "feedback:lookup-none", "feedback:lookup-show", "feedback:lookup-limited")
 
 
 async def show_report(ctx: Context, code: str) -> list[Reply]:
     service = _service(ctx)
-    if await ctx.services.store.recent_turns(ctx.user.id, 60, LOOKUP_ANSWERS) >= LOOKUPS_PER_MINUTE:
+    per_minute = _settings(ctx).lookups_per_minute
+    if await ctx.services.store.recent_turns(ctx.user.id, 60, LOOKUP_ANSWERS) >= per_minute:
         ctx.log_answer = "feedback:lookup-limited"
-        return [Reply(text=ctx.text("feedback/lookup_limited", per_minute=LOOKUPS_PER_MINUTE),
+        return [Reply(text=ctx.text("feedback/lookup_limited", per_minute=per_minute),
                       buttons=[[back_to_menu(ctx)]])]
     if codes.normalize(code) is None:
         ctx.log_answer = "feedback:lookup-bad"

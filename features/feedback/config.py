@@ -54,6 +54,9 @@ class FeedbackSettings(Strict):
     comment_max: int = Field(default=1000, ge=10, le=4000)
     history_max: int = Field(default=10, ge=1, le=50)
     commune_matches: int = Field(default=5, ge=1, le=8)
+    # Tracking codes one person may look up in a minute (/tracuu): bounds guessing other people's codes;
+    # counted in the interaction log, so every process shares it. Never off.
+    lookups_per_minute: int = Field(default=5, ge=1, le=60)
     # Accepted so packs written before migration 0010 still load, and not read: messages to citizens are
     # rows of the core outbox, which retries every message with one policy (core/outbox.py).
     retry_minutes: list[int] = Field(default_factory=lambda: [1, 5, 30, 120, 720], min_length=1)

@@ -125,6 +125,9 @@ async def test_bulletin_to_1000_zalo_followers_300_outside_the_window(bot, db_en
     assert progress.by_channel[CHANNEL] == {"sent": 1000, "deferred": 0, "failed": 0, "pending": 0}
     assert sender.issues() == collections.Counter(users), "each follower got the issue exactly once"
     assert [s.label for s in await outbox.states(f"bulletin:{bid}")] == ["đã gửi"] * 300
+    # an issue that went out through the outbox is one message since they wrote, not two
+    reach = await outbox.reach_many(CHANNEL, rest[:20])
+    assert {r.sent_since_inbound for r in reach.values()} == {1}
 
 
 async def test_unsubscribing_drops_the_issue_waiting_for_the_next_message(bot, db_engine) -> None:
@@ -145,3 +148,50 @@ async def test_unsubscribing_drops_the_issue_waiting_for_the_next_message(bot, d
     progress = await service.progress(bid)
     assert (progress.deferred, progress.skipped, progress.sent) == (0, 1, 0)
     assert not sender.got
+
+
+async def test_issues_the_engine_sent_count_toward_zalos_eight_replies_per_message(bot, db_engine) -> None:
+    """Zalo OA allows 8 messages after each message of the person: a citizen who wrote once and then got
+    five issues from the bulletin engine and three messages through the outbox gets the ninth deferred,
+    whichever of the two sends it."""
+    sender = ZaloLikeSender()
+    bot.senders[CHANNEL] = sender
+    bot.policies[CHANNEL] = ZaloOAPolicy()  # no proactive quota
+    service = bot.services.extra["bulletin"]
+    outbox = bot.services.outbox
+    await add_subscribers(db_engine, 1, channel=CHANNEL, start=8100)
+    await _wrote(db_engine, sender, ["8100"], dt.timedelta(hours=1), "m1")
+
+    async def issue(bulletin_id: int, channel: str) -> list[Reply]:
+        return [Reply(text=f"Bản tin {bulletin_id}")]
+
+    service.render_for_channel = issue
+
+    async def send_issue(number: int) -> int:
+        bid = await make_bulletin(service.store, number=number)
+        assert await service.store.start(bid, [CHANNEL], utcnow(), from_=("draft",)) == 1
+        await service.make_engine(senders={CHANNEL: sender}, rates={CHANNEL: 1000.0}, idle_poll=0.05,
+                                  housekeeping_interval=0.05).run_until_idle(timeout=20)
+        return bid
+
+    async def send_message(text: str) -> str:
+        async with outbox.sessions.begin() as session:
+            row = await outbox.enqueue(session, channel=CHANNEL, external_id="8100", replies=[Reply(text=text)])
+        await outbox.deliver([row])
+        async with db_engine.connect() as conn:
+            return (await conn.execute(select(OutboxMessage.status, OutboxMessage.reason)
+                                       .where(OutboxMessage.id == row))).one()
+
+    for number in range(1, 6):
+        await send_issue(number)
+    assert len(sender.got) == 5
+    for n in range(3):
+        status, _ = await send_message(f"Phản ánh của bạn đã chuyển xử lý ({n})")
+        assert status == "sent"
+    assert len(sender.got) == 8
+
+    status, reason = await send_message("Tin thứ chín")
+    assert status == "deferred" and "đã gửi 8 tin" in reason, reason
+    bid = await send_issue(6)
+    assert (await service.progress(bid)).by_channel[CHANNEL]["deferred"] == 1
+    assert len(sender.got) == 8  # nothing beyond Zalo's eight

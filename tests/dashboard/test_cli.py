@@ -30,13 +30,16 @@ def test_add_user_list_and_set_password(env, capsys):
                stdin="mat-khau-rat-dai-1\n") == 2
     assert "đã tồn tại" in capsys.readouterr().err
     assert env("admin", "list") == 0
-    out = capsys.readouterr().out
-    assert "can.bo\tofficer\tso-khcn\tNguyễn Văn Kỹ" in out
+    header, *rows = capsys.readouterr().out.splitlines()
+    # a header row in Vietnamese names every column; the role and the agency by name, not by code
+    assert header.split("\t") == ["Tên đăng nhập", "Vai trò", "Đơn vị", "Họ tên", "Đăng nhập lần cuối", "Tình trạng"]
+    assert rows == ["can.bo\tCán bộ\tSở Khoa học và Công nghệ tỉnh Quảng Ngãi (so-khcn)\tNguyễn Văn Kỹ\tchưa đăng nhập\tĐang dùng"]
     assert env("admin", "set-password", "can.bo", "--password-stdin", stdin="mat-khau-moi-2025\n") == 0
     assert env("admin", "set-password", "khong.co", "--password-stdin", stdin="mat-khau-moi-2025\n") == 1
     assert env("admin", "deactivate", "can.bo") == 0
+    assert "Đã khóa tài khoản can.bo" in capsys.readouterr().out
     env("admin", "list")
-    assert "(đã khóa)" in capsys.readouterr().out
+    assert capsys.readouterr().out.splitlines()[1].endswith("\tĐã khóa")
 
 
 def test_unknown_agency_short_password_and_bad_role(env, capsys):

@@ -266,6 +266,7 @@ def test_export_learned_command(tmp_path: Path) -> None:
     assert QUESTION in (pack_dir / "faq" / "thanh-toan.yaml").read_text(encoding="utf-8")
     listed = run("faq", "learned", env=env)
     assert listed.returncode == 0 and TARGET in listed.stdout and "tt.lead" in listed.stdout
+    assert listed.stdout.splitlines()[0].split("\t") == ["Số", "Bổ sung vào", "Câu hỏi", "Người quyết định, lúc", "Trạng thái"]
     assert "đã ghi vào gói" in listed.stdout
 
 
