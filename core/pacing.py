@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import math
+from collections.abc import Callable
 
 from aiolimiter import AsyncLimiter
 
@@ -21,22 +23,31 @@ class ChannelPacer:
     Two rules, both needed:
 
     * smooth pace — an ``aiolimiter.AsyncLimiter`` (leaky bucket) draining at ``cap * safety / workers``
-      per second, with a depth of ``burst_seconds`` of sends (at least 1) so a late event-loop wake-up
-      (GC, a database write) is caught up instead of lost;
+      per second, with a depth of ``burst_seconds`` of sends (at least 2, so a late event-loop wake-up is
+      caught up instead of lost), so the window's requests are spread over it instead of leaving in a
+      bunch (a platform may also look at shorter spans);
     * hard ceiling — platforms count requests in sliding windows, stamped when THEY process them, which
       is somewhere between our send and its answer. So the pacer counts every request that is in flight
       or was answered less than ``window`` seconds ago, and lets a new one go only while that count is
-      under ``floor(cap * window_fill / workers)``. Whatever the network jitter or connection set-up
-      time, no platform-side window can then hold more than that many requests.
+      under ``floor(cap * window_fill * window / workers)``. Whatever the network jitter or connection
+      set-up time, no platform-side window of ``window`` seconds can then hold more than that many of
+      this process's requests: the last one sent of any such window was sent after every other one's
+      stamp, hence less than ``window`` after its answer, and counted them all.
+
+    The ceiling is exact, so it needs no margin (``window_fill=1``: Telegram's 30 messages/s lets 30
+    requests into any second); a margin would only cost throughput (29 of 30 is 3.3 %). The bucket needs
+    none either (``safety=1``): it shapes the pace, the ceiling guarantees the cap. Lower them only for a
+    platform whose counting is not the sliding window described above.
 
     ``pause_for(retry_after)`` stops every sender on the channel. ``set_share(n)``: n live worker
-    processes split the cap. Call ``acquire(n)`` before a send of n requests and ``release(n)`` when it
-    is answered (or failed). ``acquire(..., priority=True)`` (a citizen's message) goes ahead of every
-    waiting ordinary acquire (bulletin deliveries) inside the same cap.
+    processes split the cap (the ceilings add up to at most the cap). Call ``acquire(n)`` before a send
+    of n requests and ``release(n)`` when it is answered (or failed). ``acquire(..., priority=True)`` (a
+    citizen's message) goes ahead of every ordinary acquire (bulletin deliveries) that has not yet taken
+    its place in the window, inside the same cap.
     """
 
-    def __init__(self, channel: str, cap: float, *, safety: float = 0.98, burst_seconds: float = 0.02,
-                 window: float = 1.0, window_fill: float = 0.99) -> None:
+    def __init__(self, channel: str, cap: float, *, safety: float = 1.0, burst_seconds: float = 0.02,
+                 window: float = 1.0, window_fill: float = 1.0) -> None:
         if cap <= 0:
             raise ValueError("rate must be positive")
         self.channel = channel
@@ -53,8 +64,6 @@ class ChannelPacer:
         self._freed = asyncio.Event()
         self.window_max = 1
         self._urgent = 0  # priority acquires waiting
-        self._no_urgent = asyncio.Event()
-        self._no_urgent.set()
         self.set_share(1)
 
     @property
@@ -67,9 +76,12 @@ class ChannelPacer:
             return
         self.share = workers
         rate = self.rate
-        depth = max(1.0, rate * self.burst_seconds)
+        # at least 2: with a depth of 1 every late wake-up of the event loop is lost for good (at 30/s,
+        # 1 ms late each time is 3 % of the cap); with 2 the bucket makes it up with the next send
+        depth = max(2.0, rate * self.burst_seconds)
         self.limiter = AsyncLimiter(depth, depth / rate)
-        self.window_max = max(1, int(self.cap * self.window_fill * self.window / workers))
+        # floor, with room for float noise (30 * 1.0 * 1.0 must stay 30, not 29.999... -> 29)
+        self.window_max = max(1, math.floor(self.cap * self.window_fill * self.window / workers + 1e-9))
 
     def set_cap(self, cap: float) -> None:
         """A new platform cap (the province's configuration), keeping the current share."""
@@ -93,21 +105,19 @@ class ChannelPacer:
         return self.in_flight + len(self._answered)
 
     async def acquire(self, amount: int = 1, *, priority: bool = False) -> None:
+        """Wait until ``amount`` more requests may go (the pause, the pace and the window allow them)."""
         if priority:
             self._urgent += 1
-            self._no_urgent.clear()
             try:
-                await self._acquire(amount)
+                await self._acquire(amount, priority=True)
             finally:
                 self._urgent -= 1
                 if self._urgent == 0:
-                    self._no_urgent.set()
+                    self._freed.set()  # ordinary acquires waiting for the citizens' messages go on
             return
-        while self._urgent:
-            await self._no_urgent.wait()
-        await self._acquire(amount)
+        await self._acquire(amount, priority=False)
 
-    async def _acquire(self, amount: int) -> None:
+    async def _acquire(self, amount: int, *, priority: bool) -> None:
         loop = asyncio.get_running_loop()
         for _ in range(max(1, amount)):
             while True:
@@ -115,17 +125,27 @@ class ChannelPacer:
                 if wait > 0:
                     await asyncio.sleep(wait)
                     continue
+                if not priority:
+                    await self._until(lambda: not self._urgent)
                 await self.limiter.acquire()
-                while self._window_count(loop.time()) >= self.window_max:
-                    self._freed.clear()
-                    wait = (self._answered[0] + self.window - loop.time()) if self._answered else self.window
-                    try:
-                        await asyncio.wait_for(self._freed.wait(), max(wait, 0.001))
-                    except TimeoutError:
-                        pass
+                # an ordinary acquire also yields its place to a citizen's message that came meanwhile
+                await self._until(lambda: self._window_count(loop.time()) < self.window_max
+                                  and (priority or not self._urgent))
                 if self.remaining_pause() == 0:
                     break
             self.in_flight += 1
+
+    async def _until(self, ready: Callable[[], bool]) -> None:
+        """Wait until ``ready()``: re-checked whenever a request is answered, the citizens' messages are
+        through, or the oldest answer leaves the window."""
+        loop = asyncio.get_running_loop()
+        while not ready():
+            self._freed.clear()
+            wait = (self._answered[0] + self.window - loop.time()) if self._answered else self.window
+            try:
+                await asyncio.wait_for(self._freed.wait(), max(wait, 0.001))
+            except TimeoutError:
+                pass
 
     def release(self, amount: int = 1) -> None:
         now = asyncio.get_running_loop().time()
