@@ -291,14 +291,22 @@ async def sqlite_database() -> AsyncIterator[dict[str, str]]:
         yield {"CCHC_DATABASE_URL": url}
 
 
+def pool_env(processes: int) -> dict[str, str]:
+    """Each process's PostgreSQL pool: ``processes`` x (size + overflow) stays under PostgreSQL's
+    max_connections (100 here) beside the benchmark's own connections. Overflow connections are opened and
+    closed around every burst (each a new TLS-tried connection with a cold statement cache), so the pool is
+    all steady size: ``BENCH_POOL`` per process in all (default 60 shared among the processes)."""
+    total = int(os.environ.get("BENCH_POOL", "60"))
+    return {"CCHC_DB_POOL_SIZE": str(max(2, total // processes)), "CCHC_DB_MAX_OVERFLOW": "0"}
+
+
 async def run_backend(args: argparse.Namespace, database: Callable[[], Any], counts: list[int], *,
                       profile: bool, rate: float | None, uncapped: list[int] = ()) -> dict[str, Any]:
     out: dict[str, Any] = {"closed_loop": []}
     for n in counts:
         async with database() as env, TimedFake(token=TOKEN) as api:
             # processes x (pool size + overflow) must stay under PostgreSQL's max_connections (100 here)
-            pool = {"CCHC_DB_POOL_SIZE": str(max(2, 40 // n)), "CCHC_DB_MAX_OVERFLOW": str(max(2, 40 // n))}
-            cluster = Cluster(api, {**pool, **env}, n)
+            cluster = Cluster(api, {**pool_env(n), **env}, n)
             await cluster.start()
             try:
                 async with aiohttp.ClientSession() as http:
@@ -316,7 +324,7 @@ async def run_backend(args: argparse.Namespace, database: Callable[[], Any], cou
         out["closed_loop_send_cap_lifted"] = []
         for n in uncapped:
             async with database() as env, TimedFake(token=TOKEN) as api:
-                cluster = Cluster(api, {**env, "CCHC_RATE_TELEGRAM": "100000"}, n)
+                cluster = Cluster(api, {**pool_env(n), **env, "CCHC_RATE_TELEGRAM": "100000"}, n)
                 await cluster.start()
                 try:
                     async with aiohttp.ClientSession() as http:
@@ -331,7 +339,7 @@ async def run_backend(args: argparse.Namespace, database: Callable[[], Any], cou
         with tempfile.TemporaryDirectory() as tmp:
             prof = Path(tmp) / "turn.prof"
             async with database() as env, TimedFake(token=TOKEN) as api:
-                cluster = Cluster(api, {**env, "CCHC_RATE_TELEGRAM": "100000"}, 1, profile=prof)
+                cluster = Cluster(api, {**pool_env(1), **env, "CCHC_RATE_TELEGRAM": "100000"}, 1, profile=prof)
                 await cluster.start()
                 try:
                     async with aiohttp.ClientSession() as http:

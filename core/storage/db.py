@@ -69,13 +69,18 @@ def make_engine(url: str, *, schema: str | None = None, pool: PoolSettings | Non
     kwargs.setdefault("pool_size", pool.size)
     kwargs.setdefault("max_overflow", pool.max_overflow)
     kwargs.setdefault("pool_timeout", pool.timeout)
-    engine = create_async_engine(url, connect_args=connect_args, **kwargs)
+    if "prepared_statement_cache_size" not in parsed.query and parsed.get_driver_name() == "asyncpg":
+        # every statement of every feature stays prepared on each pooled connection (SQLAlchemy's default
+        # of 100 could be outgrown by a long-running process: each miss is a PREPARE round trip)
+        parsed = parsed.update_query_dict({"prepared_statement_cache_size": str(PREPARED_STATEMENTS)})
+    engine = create_async_engine(parsed, connect_args=connect_args, **kwargs)
     if not kwargs.get("pool_pre_ping"):
         ping_when_idle(engine, IDLE_PING_SECONDS)
     return engine
 
 
 IDLE_PING_SECONDS = 5.0
+PREPARED_STATEMENTS = 500  # per pooled PostgreSQL connection
 
 
 def ping_when_idle(engine: AsyncEngine, idle: float = IDLE_PING_SECONDS) -> None:
