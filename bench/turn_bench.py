@@ -332,6 +332,8 @@ async def run_backend(args: argparse.Namespace, database: Callable[[], Any], cou
                     run = await closed_loop(api, cluster, args.citizens, args.rounds, per_turn)
                     if n == 1 and rate:
                         run["open_loop"] = await open_loop(api, cluster, rate, args.seconds, per_turn)
+                        # and at half that rate: the latency a citizen sees when the process is not saturated
+                        run["open_loop_half_rate"] = await open_loop(api, cluster, rate / 2, args.seconds, per_turn)
                 finally:
                     run["exit_codes"] = await cluster.stop()
                 out["closed_loop_send_cap_lifted"].append(run)
@@ -381,8 +383,28 @@ async def main() -> None:
                                               profile=not args.no_profile, rate=args.rate,
                                               uncapped=[int(x) for x in args.uncapped.split(",") if x])
     if not args.no_sqlite:
-        out["sqlite"] = await run_backend(args, sqlite_database, [1], profile=False, rate=None)
+        out["sqlite"] = await run_backend(args, sqlite_database, [], profile=False, rate=None, uncapped=[1])
+    out["targets"] = targets(out)
     print(json.dumps(out, ensure_ascii=False))
+
+
+def targets(out: dict[str, Any]) -> dict[str, Any]:
+    """Issue 15's targets beside the measured figures (the pipeline's own speed: send cap lifted)."""
+    pg = out.get("postgresql", {})
+    lifted = {r["processes"]: r for r in pg.get("closed_loop_send_cap_lifted", [])}
+    one = lifted.get(1, {})
+    open_loop = one.get("open_loop") or pg.get("open_loop") or {}
+    sqlite = (out.get("sqlite", {}).get("closed_loop_send_cap_lifted") or [{}])[0]
+    return {
+        "pg_1_process_turns_per_s": {"target": 200, "measured": one.get("turns_per_s"),
+                                     "met": (one.get("turns_per_s") or 0) >= 200},
+        "sqlite_turns_per_s": {"target": 120, "measured": sqlite.get("turns_per_s"),
+                               "met": (sqlite.get("turns_per_s") or 0) >= 120},
+        "p99_ms_at_100_turns_per_s": {"target": 250, "measured": open_loop.get("p99_ms"),
+                                      "met": (open_loop.get("p99_ms") or 1e9) <= 250},
+        "p99_ms_at_half_that_rate": (one.get("open_loop_half_rate") or {}).get("p99_ms"),
+        "scaling_turns_per_s": {n: r["turns_per_s"] for n, r in sorted(lifted.items())},
+    }
 
 
 if __name__ == "__main__":
