@@ -1,4 +1,6 @@
-"""`cchc-bot feedback show CODE` / `cchc-bot feedback stats`: quick looks for the operator on the server."""
+"""`cchc-bot feedback show CODE` / `cchc-bot feedback stats`: quick looks for the operator on the server;
+`cchc-bot feedback digest [--send]`: today's deadline digest of every agency (features/feedback/digest.py),
+printed, and e-mailed to the agencies' recipients with ``--send`` (SMTP from the environment)."""
 from __future__ import annotations
 
 import argparse
@@ -19,6 +21,8 @@ def _show(args: argparse.Namespace) -> int:
         try:
             service = app.services.extra["feedback"]
             actor = Actor(None, "cli", pack.agencies.default_agency, "admin")
+            if args.action == "digest":
+                return await _digest(app, service, pack, send=args.send)
             if args.action == "stats":
                 print(stats_table(await service.stats(actor), service, pack))
                 return 0
@@ -32,6 +36,32 @@ def _show(args: argparse.Namespace) -> int:
             await cli.close_host(app)
 
     return asyncio.run(main())
+
+
+async def _digest(app, service, pack, *, send: bool) -> int:  # noqa: ANN001
+    import os
+
+    from features.feedback.digest import SmtpConfig, build_digests, digest_names, recipients_from_env, render_text, send_digests
+
+    env = os.environ  # the CLI's environment (.env already read by the CLI root)
+    digests = await build_digests(app.services.store.sessions, pack.config.timezone, app.services.clock())
+    names = digest_names(pack, service.status_label)
+    labels = {k: names[k] for k in ("categories", "communes", "statuses")}
+    shown = [d for d in digests if not d.empty]
+    for digest in shown:
+        print(render_text(digest, names["agencies"].get(digest.agency_id, digest.agency_id),
+                          env.get("CCHC_PUBLIC_URL", ""), **labels))
+    if not shown:
+        print("Không có phản ánh nào quá hạn hoặc đến hạn ngày mai.")
+    if not send:
+        return 0
+    smtp, recipients = SmtpConfig.from_env(env), recipients_from_env(env)
+    if smtp is None or not recipients:
+        print("Chưa cấu hình gửi thư (CCHC_SMTP_HOST và CCHC_DIGEST_EMAILS): không gửi được.")
+        return 1
+    sent = await send_digests(digests, recipients, smtp, names["agencies"], env.get("CCHC_PUBLIC_URL", ""), **labels)
+    print(f"Đã gửi {sent} thư nhắc hạn.")
+    return 0
 
 
 def _local(value, service) -> str:
@@ -106,6 +136,8 @@ def stats_table(st, service, pack) -> str:
 
 def add_commands(sub: argparse._SubParsersAction, cli: CliHost) -> None:
     parser = sub.add_parser("feedback", help="Xem phản ánh theo mã, thống kê")
-    parser.add_argument("action", choices=["show", "stats"])
+    parser.add_argument("action", choices=["show", "stats", "digest"],
+                        help="show MÃ: một phản ánh; stats: thống kê; digest: thư nhắc hạn hôm nay")
     parser.add_argument("code", nargs="?", default="")
+    parser.add_argument("--send", action="store_true", help="digest: gửi thư cho các đơn vị (cần cấu hình SMTP)")
     parser.set_defaults(func=_show, cli=cli)

@@ -169,6 +169,17 @@ async def count_digest(sessions, timezone: str, now: dt.datetime,  # noqa: ANN00
             select(func.count()).select_from(Report).where(*conditions))).scalar_one())
 
 
+def digest_names(pack, status_label) -> dict[str, dict[str, str]]:  # noqa: ANN001 - ContentPack, callable
+    """The names a digest shows instead of ids, from the pack: ``agencies``, ``categories``, ``communes``,
+    ``statuses`` (open statuses through ``status_label``). Used by the daily e-mail and the CLI."""
+    from features.feedback.models import OPEN_STATUSES
+
+    return {"agencies": {a.id: a.name for a in pack.agencies.agencies},
+            "categories": {c.id: c.title for c in pack.agencies.categories},
+            "communes": {c.id: c.name for c in pack.agencies.communes},
+            "statuses": {s: status_label(s) for s in OPEN_STATUSES}}
+
+
 def render_text(digest: AgencyDigest, agency_name: str, dashboard_url: str = "", *,
                 categories: Mapping[str, str] | None = None, communes: Mapping[str, str] | None = None,
                 statuses: Mapping[str, str] | None = None) -> str:

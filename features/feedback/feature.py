@@ -81,8 +81,9 @@ def install(host: Host) -> None:
 def install_digest(host: Host, service: FeedbackService) -> None:
     """Issue 15: the daily deadline digest per agency, by e-mail when SMTP is configured (one process
     sends it: core.jobs). See features/feedback/digest.py."""
-    from features.feedback.digest import SmtpConfig, build_digests, next_digest_time, recipients_from_env, send_digests
-    from features.feedback.models import OPEN_STATUSES
+    from features.feedback.digest import (
+        SmtpConfig, build_digests, digest_names, next_digest_time, recipients_from_env, send_digests,
+    )
 
     smtp, recipients = SmtpConfig.from_env(host.env), recipients_from_env(host.env)
     jobs = host.services.extra.get("jobs")
@@ -94,11 +95,10 @@ def install_digest(host: Host, service: FeedbackService) -> None:
     async def digest() -> None:
         current = host.services.pack
         digests = await build_digests(host.services.store.sessions, current.config.timezone, host.services.clock())
-        names = {a.id: a.name for a in current.agencies.agencies}
-        sent = await send_digests(digests, recipients, smtp, names, host.env.get("CCHC_PUBLIC_URL", ""),
-                                  categories={c.id: c.title for c in current.agencies.categories},
-                                  communes={c.id: c.name for c in current.agencies.communes},
-                                  statuses={s: service.status_label(s) for s in OPEN_STATUSES})
+        names = digest_names(current, service.status_label)
+        sent = await send_digests(digests, recipients, smtp, names["agencies"], host.env.get("CCHC_PUBLIC_URL", ""),
+                                  categories=names["categories"], communes=names["communes"],
+                                  statuses=names["statuses"])
         log.info("deadline digest: %d e-mails", sent)
 
     async def daily() -> None:

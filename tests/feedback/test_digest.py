@@ -122,3 +122,24 @@ async def test_due_tomorrow_means_the_last_day_is_tomorrow_and_overdue_counts_wh
     text = render_text(digest, "Trung tâm")
     assert "hết ngày 27/11/2026, quá hạn 4 ngày" in text and "hết ngày 02/12/2026  (" in text
     assert "01/12/2026" not in text and "03/12/2026" not in text
+
+
+async def test_the_operator_prints_the_digest_and_is_told_when_mail_is_not_configured(bot_sqlite):
+    from tests.test_cli import run
+
+    bot = bot_sqlite
+    _, late = await _file(bot, user_id="7801")
+    _, quiet = await _file(bot, user_id="7802")
+    now = dt.datetime.now(dt.UTC)
+    async with bot.services.store.sessions.begin() as s:
+        await s.execute(update(Report).where(Report.id == late).values(deadline_at=now - dt.timedelta(days=3)))
+        await s.execute(update(Report).where(Report.id == quiet).values(deadline_at=now + dt.timedelta(days=9)))
+    code = (await bot.services.extra["feedback"].get_report(_admin(bot), late)).code
+    env = {"CCHC_DATABASE_URL": str(bot.engine.url), "CCHC_SMTP_HOST": "", "CCHC_DIGEST_EMAILS": ""}
+    shown = await asyncio.to_thread(run, "feedback", "digest", env=env)
+    assert shown.returncode == 0, shown.stderr
+    assert "Quá hạn: 1" in shown.stdout and code.replace("-", "") in shown.stdout.replace("-", "")
+    assert "quá hạn 3 ngày" in shown.stdout or "quá hạn 2 ngày" in shown.stdout  # local day boundaries
+    refused = await asyncio.to_thread(run, "feedback", "digest", "--send", env=env)
+    assert refused.returncode == 1 and "CCHC_SMTP_HOST" in refused.stdout
+    assert "Traceback" not in refused.stdout + refused.stderr
