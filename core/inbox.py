@@ -279,7 +279,8 @@ class Inbox:
 
         async def also(session: AsyncSession, replies: list[Reply]) -> None:
             await session.execute(update(InboxEvent).where(InboxEvent.id == row_id)
-                                  .values(status="done", handled_at=self.clock(), claimed_by=None))
+                                  .values(status="done", handled_at=self.clock(), claimed_by=None)
+                                  .execution_options(synchronize_session=False))
             owed[:] = await self.outbox.release_deferred(session, incoming.channel, incoming.user_id,
                                                           incoming.message_id)
             row = await self.outbox.enqueue_row(session, channel=incoming.channel, external_id=incoming.user_id,

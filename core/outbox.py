@@ -183,7 +183,8 @@ class Outbox:
         )
         # One INSERT .. RETURNING id (no unit-of-work flush: this runs in every turn's closing transaction);
         # the row object is built from the same values, detached, for deliver(rows=...).
-        row_id = (await session.execute(insert(OutboxMessage).values(**values).returning(OutboxMessage.id))).scalar_one()
+        table = OutboxMessage.__table__
+        row_id = (await session.execute(insert(table).values(**values).returning(table.c.id))).scalar_one()
         return OutboxMessage(id=row_id, **values)
 
     async def release_deferred(self, session: AsyncSession, channel: str, external_id: str,

@@ -123,8 +123,9 @@ class Store:
                                       "turn_seq": User.turn_seq + 1}
             if memo is not None:  # the user's whole memo, as the turn leaves it
                 values["memo"] = memo
-            done = await session.execute(
-                update(User).where(User.id == user.id, User.turn_seq == user.turn_seq).values(**values))
+            done = await session.execute(  # (no ORM session sync: the hot path of every turn)
+                update(User).where(User.id == user.id, User.turn_seq == user.turn_seq).values(**values)
+                .execution_options(synchronize_session=False))
             if done.rowcount != 1:
                 raise StaleTurn(f"user {user.id}")
             user.turn_seq += 1
@@ -135,7 +136,7 @@ class Store:
             if log is not None:  # a plain INSERT: no unit-of-work flush, no id fetched back
                 row = _interaction(**log)
                 _count_decision(row)
-                await session.execute(insert(Interaction).values(
+                await session.execute(insert(Interaction.__table__).values(
                     user_id=row.user_id, channel=row.channel, kind=row.kind, text=row.text, normalized=row.normalized,
                     answer=row.answer, decision=row.decision, score=row.score, created_at=utcnow(),
                     turn_seq=user.turn_seq))
