@@ -31,7 +31,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -114,6 +114,7 @@ class Inbox:
         self._received: dict[int, dt.datetime] = {}  # claimed event -> when it was stored (turn latency)
         self._running: set[asyncio.Task[None]] = set()
         self._listeners: list[Callable[[Incoming], None]] = []
+        self._claim_stmt: Any = None
 
     # -- receiving --------------------------------------------------------------------------------------
     async def submit(self, incoming: Incoming) -> None:
@@ -235,28 +236,38 @@ class Inbox:
     def _live_ids(self) -> Any:
         return live_process_ids(self.clock() - dt.timedelta(seconds=self.dead_after))
 
-    async def _claim(self, limit: int) -> list[tuple[int, dict[str, Any], int]]:
+    def _claim_statement(self) -> Any:
+        """The claim, built once per inbox (``cutoff`` and ``lim`` bound at each call): the statement runs
+        at every wake-up, and building it and its cache key again each time cost more than running it."""
+        if self._claim_stmt is not None:
+            return self._claim_stmt
         older = aliased(InboxEvent)
         first_of_user = ~select(older.id).where(
             older.user_key == InboxEvent.user_key, older.status == "pending", older.id < InboxEvent.id).exists()
+        live = select(Process.id).where(Process.heartbeat_at >= bindparam("cutoff"))
         claimable = or_(InboxEvent.claimed_by.is_(None), and_(InboxEvent.claimed_by != self.process_id,
-                                                              InboxEvent.claimed_by.not_in(self._live_ids())))
+                                                              InboxEvent.claimed_by.not_in(live)))
         replies_sent = ~select(OutboxMessage.id).where(  # the previous turn's replies went out first
             OutboxMessage.channel == InboxEvent.channel, OutboxMessage.external_id == InboxEvent.external_id,
             OutboxMessage.status == "pending", OutboxMessage.kind == MessageKind.REPLY.value).exists()
         candidates = (select(InboxEvent.id).where(InboxEvent.status == "pending", first_of_user, claimable, replies_sent)
-                      .order_by(InboxEvent.id).limit(limit).with_for_update(skip_locked=True))
+                      .order_by(InboxEvent.id).limit(bindparam("lim")).with_for_update(skip_locked=True))
         # One statement claims the batch (it was one transaction per event). The outer WHERE repeats the
         # compare-and-set conditions, so a row changed since the subquery's snapshot is skipped, never claimed
         # twice; on PostgreSQL rows another process is claiming right now are skipped (SKIP LOCKED), so
         # claimers never wait for each other.
+        self._claim_stmt = (
+            update(InboxEvent)
+            .where(InboxEvent.id.in_(candidates.scalar_subquery()), InboxEvent.status == "pending", claimable)
+            .values(claimed_by=self.process_id, attempts=InboxEvent.attempts + 1)
+            .returning(InboxEvent.id, InboxEvent.payload, InboxEvent.attempts, InboxEvent.received_at)
+            .execution_options(synchronize_session=False))
+        return self._claim_stmt
+
+    async def _claim(self, limit: int) -> list[tuple[int, dict[str, Any], int]]:
+        cutoff = self.clock() - dt.timedelta(seconds=self.dead_after)
         async with self.sessions.begin() as session:
-            got = (await session.execute(
-                update(InboxEvent)
-                .where(InboxEvent.id.in_(candidates.scalar_subquery()), InboxEvent.status == "pending", claimable)
-                .values(claimed_by=self.process_id, attempts=InboxEvent.attempts + 1)
-                .returning(InboxEvent.id, InboxEvent.payload, InboxEvent.attempts, InboxEvent.received_at)
-                .execution_options(synchronize_session=False))).all()
+            got = (await session.execute(self._claim_statement(), {"cutoff": cutoff, "lim": limit})).all()
         claimed = sorted((int(row_id), payload, int(attempts)) for row_id, payload, attempts, _at in got)
         self._received.update({int(row[0]): row[3] for row in got})
         for row_id, _payload, attempts in claimed:
