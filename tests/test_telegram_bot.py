@@ -1,4 +1,5 @@
-"""The whole bot on Telegram: the real Application, the real core, the fake Bot API on loopback."""
+"""The whole bot on Telegram: the adapter as bot/app.py wires it, the inbox, the real core, the fake Bot API on
+loopback."""
 from __future__ import annotations
 
 import asyncio
@@ -15,7 +16,7 @@ USER = 5001
 
 async def test_a_citizen_uses_menu_slogans_and_hotlines(bot_sqlite) -> None:
     bot = bot_sqlite
-    async with telegram_harness(bot.core.handle) as h:
+    async with telegram_harness(bot) as h:
         [welcome] = await h.say(USER, "/start", first_name="Hoa")
         assert "Xin chào Hoa" in welcome.plain and "Quảng Ngãi" in welcome.plain
         assert "m:slogan" in welcome.callback_data and "m:hotlines" in welcome.callback_data
@@ -35,7 +36,7 @@ async def test_a_citizen_uses_menu_slogans_and_hotlines(bot_sqlite) -> None:
 
 
 async def test_questions_special_characters_and_odd_input(bot_sqlite) -> None:
-    async with telegram_harness(bot_sqlite.core.handle) as h:  # strict: the fake rejects invalid HTML
+    async with telegram_harness(bot_sqlite) as h:  # strict: the fake rejects invalid HTML
         [answer] = await h.say(USER, "nop hs truc tuyen ntn")
         assert "Nộp hồ sơ trực tuyến" in answer.plain
         [odd] = await h.say(USER, "<b>x</b> & **y** [z](javascript:alert(1))")
