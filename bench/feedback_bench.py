@@ -1,16 +1,21 @@
 """Feedback intake benchmark: 1,000 citizens file a report at the same time THROUGH THE TELEGRAM ADAPTER.
 
     .venv/bin/python bench/feedback_bench.py [--citizens 1000] [--pg postgresql+asyncpg://...] [--no-pg]
-                                             [--no-core] [--think-ms 0]
+                                             [--no-core] [--think-ms 0] [--telegram-cap 0]
 
-The real `TelegramChannel` (python-telegram-bot Application, long polling getUpdates) runs against the fake
-Bot API on loopback; each citizen is a sequence of updates (see `telegram_crowd.py`): /phananh, a category
+The production path: the real `TelegramChannel` (long polling getUpdates), wired as `cchc-bot run` wires it
+(bot/app.py), stores every update in the durable inbox, the inbox runs the turns and the replies go back
+through the adapter to the fake Bot API on loopback. Each citizen is a sequence of updates (see
+`telegram_crowd.py`): /phananh, a category
 button, a typed commune, a description, a photo, "Xong", a shared contact, "Gửi". Every citizen waits for
 the bot's replies before its next step; all are interleaved. With no think time this is a closed loop of
-1,000 always-waiting clients, so turn latency ≈ citizens / throughput (Little's law).
+1,000 always-waiting clients, so turn latency ≈ citizens / throughput (Little's law). Turns run at most
+`max_parallel_turns` at a time (the inbox's bound, from the database's connection pool). Replies are paced
+by the outbox like every send; ``--telegram-cap N`` keeps Telegram's send cap at N messages/s (30 is the
+real platform's), the default 0 lifts it (CCHC_RATE_TELEGRAM), so the pipeline's own speed is measured.
 
 Measured per backend (SQLite file; PostgreSQL in a throw-away schema when reachable): wall time, reports/s,
-turn latency p50/p99 (update enqueued → last reply received), completed citizens, database transactions
+turn latency p50/p99 (update enqueued → turn finished, last reply received), completed citizens, database transactions
 per turn, and ZERO LOSS: reports in the database == confirmations received == distinct codes == the codes
 confirmed, each report kept its photo, no internal-error/"busy" reply. A secondary section drives the core
 directly (no HTTP), with the same bounded concurrency as the adapter. Prints ONE JSON object.
@@ -36,8 +41,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram_crowd import Crowd
 
-from bot.app import Bot, build_bot
-from channels.telegram import ERROR_TEXT, TelegramChannel
+from bot.app import Bot, add_telegram, build_bot, use_inbox
 from bot.config import Settings
 from core.content import ContentPack
 from bot.features import load_pack
@@ -80,41 +84,45 @@ async def _db_counts(bot: Bot) -> tuple[int, set[str], int]:
     return reports, codes, attachments
 
 
-async def _bot(engine: AsyncEngine, pack: ContentPack) -> Bot:
+async def _bot(engine: AsyncEngine, pack: ContentPack, **settings_kw: Any) -> Bot:
     await upgrade(engine)
     settings = Settings(database_url="sqlite+aiosqlite:///:memory:", content_dir=ROOT / "content",
-                        content_reload_seconds=0)
+                        content_reload_seconds=0, **settings_kw)
     return await build_bot(settings, pack=pack, engine=engine, migrate=False)
 
 
-async def via_adapter(engine: AsyncEngine, pack: ContentPack, citizens: int, think: float) -> dict[str, Any]:
-    """The main measurement: the whole path a Telegram user's message takes."""
-    bot = await _bot(engine, pack)
-    concurrency = max_concurrent_turns(engine)
-    errors = [ERROR_TEXT, LAST_RESORT, pack.texts.render("errors/internal")]
+async def via_adapter(engine: AsyncEngine, pack: ContentPack, citizens: int, think: float,
+                      telegram_cap: float = 0.0) -> dict[str, Any]:
+    """The main measurement: the whole path a Telegram user's message takes (``telegram_cap``: messages/s,
+    0 = lifted)."""
+    errors = [LAST_RESORT, pack.texts.render("errors/internal")]
+    rate = {"CCHC_RATE_TELEGRAM": str(telegram_cap or 100_000)}
     async with FakeTelegramAPI(token=TOKEN) as api:
-        channel = TelegramChannel(
-            TOKEN, bot.core.handle, api_base_url=api.base_url, api_base_file_url=api.base_file_url,
-            on_blocked=bot.services.store.mark_blocked, concurrent_updates=concurrency, polling_timeout=10,
-            read_timeout=30, write_timeout=30, connect_timeout=10, pool_timeout=30,
-        )
-        bot.senders[channel.channel] = channel
-        crowd = Crowd(api, channel, categories=len(pack.agencies.categories),
+        bot = await _bot(engine, pack, telegram_token=TOKEN, telegram_api_base_url=api.base_url, extra=rate)
+        add_telegram(bot, api_base_file_url=api.base_file_url, polling_timeout=10, read_timeout=30,
+                     write_timeout=30, connect_timeout=10, pool_timeout=30)
+        [channel] = bot.channels
+        inbox = use_inbox(bot)
+        crowd = Crowd(api, inbox, categories=len(pack.agencies.categories),
                       communes=[c.name for c in pack.agencies.communes], error_texts=errors, think_seconds=think)
         await channel.start()
+        runner = asyncio.create_task(inbox.run())
         tx = TxCounter(engine)
         try:
             started = time.perf_counter()
             result = await crowd.run(citizens)
             wall = time.perf_counter() - started
         finally:
+            runner.cancel()
+            await asyncio.gather(runner, return_exceptions=True)
             await channel.stop()
         bad_requests = len(api.bad_requests)
     reports, db_codes, attachments = await _db_counts(bot)
     confirmed = set(result.codes)
     lat = result.latencies
     return {
-        "path": "telegram-adapter", "concurrent_updates": concurrency, "turns": len(lat),
+        "path": "telegram-adapter+inbox", "max_parallel_turns": inbox.max_parallel,
+        "telegram_cap_per_s": telegram_cap or "lifted", "turns": len(lat),
         "wall_s": round(wall, 2), "reports_per_s": round(reports / wall, 1) if wall else None,
         "turns_per_s": round(len(lat) / wall, 1) if wall else None,
         "turn_p50_ms": _percentile(lat, 0.50), "turn_p99_ms": _percentile(lat, 0.99),
@@ -206,6 +214,8 @@ async def main() -> None:
     parser.add_argument("--no-pg", action="store_true")
     parser.add_argument("--no-core", action="store_true", help="skip the secondary core-level section")
     parser.add_argument("--think-ms", type=float, default=0.0, help="pause of each citizen after a reply")
+    parser.add_argument("--telegram-cap", type=float, default=0.0,
+                        help="Telegram send cap in messages/s for the replies (30: the platform's; 0: lifted)")
     args = parser.parse_args()
     pack = load_pack(ROOT / "content")
     out: dict[str, Any] = {"benchmark": "feedback_intake", "citizens": args.citizens, "results": [], "core": []}
@@ -219,7 +229,7 @@ async def main() -> None:
     for name, engine_cm in backends:
         async with engine_cm() as engine:
             out["results"].append({"backend": name, **await via_adapter(engine, pack, args.citizens,
-                                                                         args.think_ms / 1000)})
+                                                                         args.think_ms / 1000, args.telegram_cap)})
         if not args.no_core:
             async with engine_cm() as engine:
                 out["core"].append({"backend": name, **await via_core(engine, pack, args.citizens)})

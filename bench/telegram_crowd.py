@@ -2,12 +2,13 @@
 
 Used by `feedback_bench.py`. Every citizen is a sequence of Bot API updates put into the fake Telegram
 (`tests.fakes.telegram_api.FakeTelegramAPI`, on loopback): the real `TelegramChannel` fetches them with
-getUpdates, the core answers, and the adapter sends the replies back to the fake. Like a person, a citizen
-reads the bot's answer before the next step and presses buttons ON the messages the bot sent (by message
-id), shares a photo and their own contact. All citizens run at once, interleaved.
+getUpdates and stores them in the durable inbox, the inbox runs the turns, and the adapter sends the replies
+back to the fake (the production path). Like a person, a citizen reads the bot's answer before the next
+step and presses buttons ON the messages the bot sent (by message id), shares a photo and their own
+contact. All citizens run at once, interleaved.
 
-A turn's latency is measured from enqueueing the update to the adapter reporting it fully processed
-(handled and every reply accepted by the fake), i.e. to the last reply received.
+A turn's latency is measured from enqueueing the update to the inbox reporting its turn finished (replies
+handed to the adapter and accepted by the fake), i.e. to the last reply received.
 """
 from __future__ import annotations
 
@@ -18,12 +19,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from channels.telegram import TelegramChannel
+from core.inbox import Inbox
+from core.types import Incoming
 from tests.fakes.telegram_api import FakeTelegramAPI, SentMessage
 
 CONFIRMED = "đã được gửi"
 CODE_RE = re.compile(r"\b([A-Z0-9]{4}-[A-Z0-9]{4})\b")
 USER_BASE = 7_000_000
+# A minimal JFIF image: the file store keeps only files whose bytes are an accepted type (core/files.py).
+_JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\x00" * 64 + b"\xff\xd9"
+
+
+def photo_of(i: int) -> bytes:
+    """Citizen ``i``'s photo: a JPEG with bytes of its own (stored files are deduplicated by content)."""
+    return _JPEG[:-2] + f"citizen {i}".encode() + _JPEG[-2:]
 
 
 @dataclass
@@ -36,9 +45,10 @@ class CrowdResult:
 
 
 class Crowd:
-    """Drives `citizens` chats against `channel` (already started on `api`)."""
+    """Drives `citizens` chats against the Telegram adapter (started on `api`) whose updates go to `inbox`
+    (running). A citizen has one update in flight at a time, so a finished turn is known by its user."""
 
-    def __init__(self, api: FakeTelegramAPI, channel: TelegramChannel, *, categories: int,
+    def __init__(self, api: FakeTelegramAPI, inbox: Inbox, *, categories: int,
                  communes: Sequence[str], error_texts: Sequence[str], turn_timeout: float = 120.0,
                  think_seconds: float = 0.0) -> None:
         self.api = api
@@ -48,11 +58,11 @@ class Crowd:
         self.turn_timeout = turn_timeout
         self.think_seconds = think_seconds
         self.result = CrowdResult()
-        self._done: dict[int, asyncio.Future[float]] = {}
-        channel.add_update_listener(self._on_done)
+        self._done: dict[str, asyncio.Future[float]] = {}  # user id -> the turn it waits for
+        inbox.add_listener(self._on_done)
 
-    def _on_done(self, update_id: int) -> None:
-        fut = self._done.pop(update_id, None)
+    def _on_done(self, incoming: Incoming) -> None:
+        fut = self._done.pop(incoming.user_id, None)
         if fut is not None and not fut.done():
             fut.set_result(time.perf_counter())
 
@@ -60,7 +70,7 @@ class Crowd:
         """Wait for one update's turn; return what the bot sent to the chat for it."""
         before = len(self.api.sent_to(chat))
         fut = asyncio.get_running_loop().create_future()
-        self._done[update["update_id"]] = fut
+        self._done[str(chat)] = fut
         started = time.perf_counter()
         self.api.enqueue(update)
         finished = await asyncio.wait_for(fut, self.turn_timeout)
@@ -100,7 +110,7 @@ class Crowd:
             msgs = await self._press(chat, msgs, ":m:0")
         text = f"Phản ánh số {i}: hồ sơ nộp trực tuyến bị yêu cầu bổ sung giấy tờ nhiều lần."
         msgs = await self._turn(chat, api.make_text(chat, text, "Dân"))
-        msgs = await self._turn(chat, api.make_photo(chat, first_name="Dân", data=f"jpeg {i}".encode()))
+        msgs = await self._turn(chat, api.make_photo(chat, first_name="Dân", data=photo_of(i)))
         msgs = await self._press(chat, msgs, ":a:done")
         msgs = await self._turn(chat, api.make_contact(chat, f"09{i:08d}", "Dân"))
         msgs = await self._press(chat, msgs, ":s")

@@ -128,7 +128,7 @@ def add_telegram(bot: Bot, **channel_kwargs: Any) -> None:
         webhook_path=s.telegram_webhook_path,  # served where the configured URL points
         on_blocked=bot.services.store.mark_blocked, commands=commands,
         group_notice=lambda: to_plain(bot.services.pack.texts.render("errors/group")),  # then it leaves the group
-        concurrent_updates=max_concurrent_turns(bot.engine), **channel_kwargs,
+        **channel_kwargs,
     )
     bot.channels.append(channel)
     bot.senders[channel.channel] = channel

@@ -2,22 +2,24 @@
 
 It wraps (never subclasses) a PTB ``Application``:
 
-* polling mode (no ``webhook_url``): ``Application`` + ``Updater.start_polling``;
-* webhook mode: built with ``.updater(None)``; :meth:`TelegramChannel.register_routes` adds a POST route
-  to *our* aiohttp app that checks ``X-Telegram-Bot-Api-Secret-Token`` in constant time and queues the
-  update; ``start()`` calls ``setWebhook(url, secret_token)``;
+* polling mode (no ``webhook_url``): our own ``getUpdates`` long-polling loop, which acknowledges an
+  update (the next offset) only once it is stored;
+* webhook mode: :meth:`TelegramChannel.register_routes` adds a POST route to *our* aiohttp app that
+  checks ``X-Telegram-Bot-Api-Secret-Token`` in constant time and stores the update before answering
+  200; ``start()`` calls ``setWebhook(url, secret_token)``;
 * send-only mode (``receive_updates=False``, e.g. ``cchc-bot worker`` processes running beside the main
   bot): ``start()`` only initialises the Application and its HTTP client (``getMe``). It never calls
   ``getUpdates``, ``setWebhook``/``deleteWebhook`` or ``setMyCommands`` and adds no route, so it cannot
   steal the main bot's updates or change its registration; :meth:`send` works as usual.
 
-Updates are processed concurrently, but one chat at a time (per-chat lock), so a user's messages are
-answered in order. Nothing personal (texts, names, phone numbers) is logged; user ids only at DEBUG.
+Receiving, every update becomes an ``Incoming`` handed to ``submit`` (the core's durable inbox,
+core/inbox.py), which runs the turns (one user's events in order) and sends the replies back through
+:meth:`TelegramChannel.send`. Nothing personal (texts, names, phone numbers) is logged; user ids only at
+DEBUG.
 """
 from __future__ import annotations
 
 import asyncio
-import collections
 import dataclasses
 import json
 import logging
@@ -42,7 +44,7 @@ from telegram import (
 )
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
-from telegram.ext import Application, ContextTypes, TypeHandler
+from telegram.ext import Application
 
 from channels.telegram_http import AiohttpRequest
 
@@ -59,13 +61,12 @@ from core.channel import (
 from core.render import telegram_parts
 from core.types import Attachment, ButtonKind, Incoming, Location, Reply
 
-__all__ = ["ERROR_TEXT", "SECRET_HEADER", "TelegramChannel", "to_incoming"]
+__all__ = ["SECRET_HEADER", "TelegramChannel", "to_incoming"]
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-ERROR_TEXT = "Xin lỗi, hệ thống đang gặp sự cố. Anh/chị vui lòng thử lại sau ít phút."
 CHOOSE_TEXT = "Anh/chị vui lòng chọn một mục bên dưới:"
 SHARE_PHONE_TEXT = "Anh/chị bấm nút bên dưới để chia sẻ số điện thoại."
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
@@ -75,7 +76,6 @@ _MAX_CALLBACK_BYTES = 64
 _NOTICE_LIMIT = 200
 _PAID_METHODS = frozenset({"send_message", "send_photo", "send_contact"})  # accept allow_paid_broadcast
 
-HandleFn = Callable[[Incoming], Awaitable[list[Reply]]]
 BlockedFn = Callable[[str, str], Awaitable[None]]
 
 
@@ -223,7 +223,6 @@ class TelegramChannel:
     def __init__(
         self,
         token: str,
-        handle: HandleFn | None = None,
         *,
         submit: Submit | None = None,
         receive_updates: bool = True,
@@ -240,33 +239,30 @@ class TelegramChannel:
         read_timeout: float = 10.0,
         write_timeout: float = 10.0,
         pool_timeout: float = 5.0,
-        concurrent_updates: int = 64,
         connection_pool_size: int = 256,
         max_attempts: int = 4,
         retry_base_delay: float = 0.5,
         retry_max_delay: float = 8.0,
         max_retry_after: float = 60.0,
-        typing_after: float | None = 1.0,
     ) -> None:
         """
         ``api_base_url`` is PTB's ``base_url`` (the token and ``/method`` are appended, e.g.
         ``https://api.telegram.org/bot`` or ``FakeTelegramAPI.base_url``); ``api_base_file_url`` defaults
-        to it with ``/bot`` replaced by ``/file/bot``. When the handler takes longer than ``typing_after``
-        seconds the user sees "typing..." (sendChatAction) until it answers; None disables that.
-        ``receive_updates=False``: send-only (see the module docstring); ``handle`` and the webhook and
-        polling settings are then unused, and ``handle`` may be None.
+        to it with ``/bot`` replaced by ``/file/bot``. ``submit``: where received updates go (required
+        unless ``receive_updates=False``: send-only, see the module docstring; the webhook and polling
+        settings are then unused). Raises ValueError for a malformed ``webhook_secret`` or a missing
+        ``submit``.
         """
         if webhook_secret is not None and not _SECRET_RE.match(webhook_secret):
             raise ValueError("webhook_secret must be 1-256 characters of A-Z a-z 0-9 _ -")
-        if handle is None and submit is None and receive_updates:
-            raise ValueError("submit (or handle) is required unless receive_updates=False")
-        # With `submit` (the core's durable inbox) every update is stored before Telegram is acknowledged
-        # (webhook: before the 200; polling: before the next getUpdates offset) and the replies come back
-        # through `send`. `handle` (answer in process, no inbox) is kept for the terminal-style harness.
+        if submit is None and receive_updates:
+            raise ValueError("submit is required unless receive_updates=False")
+        # Every update is stored (`submit`, the core's durable inbox) before Telegram is acknowledged
+        # (webhook: before the 200; polling: before the next getUpdates offset); the replies come back
+        # through `send`.
         self._submit = submit
         self._poller: asyncio.Task[None] | None = None
         self.receive_updates = receive_updates
-        self._handle = handle
         self.webhook_url = (webhook_url or None) if receive_updates else None
         self.webhook_path = webhook_path
         self._secret = webhook_secret
@@ -274,7 +270,6 @@ class TelegramChannel:
         self._group_notice = group_notice  # the pack's one polite line before leaving a group (app wiring)
         self.polling_timeout = polling_timeout
         self.commands = list(commands)
-        self.typing_after = typing_after
         self._retry = {"max_attempts": max_attempts, "base_delay": retry_base_delay,
                        "max_delay": retry_max_delay, "max_retry_after": max_retry_after}
         timeouts = {"connect_timeout": connect_timeout, "read_timeout": read_timeout,
@@ -284,7 +279,7 @@ class TelegramChannel:
             .token(token)
             .request(AiohttpRequest(pool_size=connection_pool_size, **timeouts))  # channels/telegram_http.py
             .get_updates_request(AiohttpRequest(pool_size=1, **timeouts))  # PTB adds the long poll to read
-            .concurrent_updates(concurrent_updates)
+            .updater(None)  # polling is our own loop (the offset advances after storing), never PTB's Updater
         )
         if api_base_url:
             builder = builder.base_url(api_base_url)
@@ -292,19 +287,12 @@ class TelegramChannel:
                 api_base_file_url = api_base_url[: -len("/bot")] + "/file/bot"
         if api_base_file_url:
             builder = builder.base_file_url(api_base_file_url)
-        if not receive_updates:
-            builder = builder.updater(None)
-        elif self.webhook_url or submit is not None:
-            builder = builder.updater(None)  # with submit, polling is our own loop (offset after storing)
-            if webhook_secret is None:
-                log.warning("telegram: webhook without secret token: anyone can post updates")
+        if self.webhook_url and webhook_secret is None:
+            log.warning("telegram: webhook without secret token: anyone can post updates")
         self._app: Application = builder.build()  # type: ignore[type-arg]
-        self._app.add_handler(TypeHandler(Update, self._on_update))
-        self._app.add_error_handler(self._on_error)
         self._locks = _KeyedLocks()
         self._keyboard_open: set[str] = set()  # chats showing our request-contact keyboard
-        self._seen: collections.OrderedDict[int, None] = collections.OrderedDict()  # webhook dedup
-        self._listeners: list[Callable[[int], None]] = []
+        self._listeners: list[Callable[[int, Incoming | None], None]] = []
         self._running = False
         # httpx logs every request URL at INFO, and the URL contains the bot token.
         httpx_log = logging.getLogger("httpx")
@@ -340,7 +328,6 @@ class TelegramChannel:
             log.info("telegram: started (send-only)")
             return
         try:
-            await self._app.start()
             if self.webhook_url:
                 await self._app.bot.set_webhook(
                     url=self.webhook_url,
@@ -348,18 +335,9 @@ class TelegramChannel:
                     allowed_updates=ALLOWED_UPDATES,
                     drop_pending_updates=False,
                 )
-            elif self._submit is not None:
+            else:
                 await self._app.bot.delete_webhook(drop_pending_updates=False)
                 self._poller = asyncio.create_task(self._poll())
-            else:
-                assert self._app.updater is not None
-                await self._app.updater.start_polling(
-                    timeout=int(self.polling_timeout) if float(self.polling_timeout).is_integer()
-                    else timedelta(seconds=self.polling_timeout),
-                    allowed_updates=ALLOWED_UPDATES,
-                    drop_pending_updates=False,
-                    error_callback=self._polling_error,
-                )
         except BaseException:
             await self._shutdown()
             raise
@@ -373,7 +351,7 @@ class TelegramChannel:
 
     async def stop(self) -> None:
         """Stop processing (the webhook stays registered, so a restart loses nothing)."""
-        if not self._running and not self._app.running:
+        if not self._running:
             return
         self._running = False
         await self._shutdown()
@@ -384,22 +362,17 @@ class TelegramChannel:
             self._poller.cancel()
             await asyncio.gather(self._poller, return_exceptions=True)
             self._poller = None
-        try:
-            if self._app.updater is not None and self._app.updater.running:
-                await self._app.updater.stop()
-            if self._app.running:
-                await self._app.stop()
-        finally:
-            await self._app.shutdown()
+        await self._app.shutdown()
 
     def register_routes(self, app: web.Application) -> None:
         """Add the webhook POST route (webhook mode only; nothing in polling or send-only mode)."""
         if self.receive_updates and self.webhook_url:
             app.router.add_post(self.webhook_path, self._webhook)
 
-    def add_update_listener(self, callback: Callable[[int], None]) -> None:
-        """``callback(update_id)`` after each update is fully processed (handled and all replies sent).
-        Used by the test harness to wait for a turn deterministically."""
+    def add_update_listener(self, callback: Callable[[int, Incoming | None], None]) -> None:
+        """``callback(update_id, incoming)`` once a received update is stored: ``incoming`` as handed to
+        ``submit`` (its turn is the inbox's), or None when it starts no turn (membership changes, group
+        chats, edits). Tests and benchmarks use it to follow an update to its turn without sleeping."""
         self._listeners.append(callback)
 
     # -- webhook -----------------------------------------------------------------------------------
@@ -423,15 +396,7 @@ class TelegramChannel:
             update = Update.de_json(data, self._app.bot)
         except Exception:  # noqa: BLE001 - malformed update objects
             return web.Response(status=400)
-        if self._submit is not None:
-            await self._store(update)  # durable before the 200; duplicates are dropped by the inbox
-            return web.Response(status=200)
-        if update.update_id in self._seen:  # Telegram re-delivers when our 200 got lost
-            return web.Response(status=200)
-        self._seen[update.update_id] = None
-        while len(self._seen) > 2048:
-            self._seen.popitem(last=False)
-        await self._app.update_queue.put(update)
+        await self._store(update)  # durable before the 200; a re-delivery is dropped by the inbox
         return web.Response(status=200)
 
     # -- update processing -----------------------------------------------------------------------
@@ -441,15 +406,20 @@ class TelegramChannel:
         then answers 500 and Telegram delivers it again; polling does not advance its offset)."""
         assert self._submit is not None
         member = update.my_chat_member
+        incoming = to_incoming(update) if member is None else None
         if member is not None:
             await self._membership(member)
-            return
-        incoming = to_incoming(update)
-        if incoming is None:
+        elif incoming is None:
             if update.callback_query is not None:
                 await self._answer(update.callback_query.id, "")
-            return
-        await self._submit(dataclasses.replace(incoming, message_id=f"u{update.update_id}|{incoming.message_id}"))
+        else:
+            incoming = dataclasses.replace(incoming, message_id=f"u{update.update_id}|{incoming.message_id}")
+            await self._submit(incoming)
+        for callback in self._listeners:
+            try:
+                callback(update.update_id, incoming)
+            except Exception:  # noqa: BLE001 - a broken listener must not stop receiving
+                log.exception("telegram: update listener failed")
 
     async def _poll(self) -> None:
         """getUpdates long polling that acknowledges (the next offset) only what the inbox has stored."""
@@ -470,78 +440,12 @@ class TelegramChannel:
                 await asyncio.sleep(delay)
                 delay = min(30.0, delay * 2)
 
-    async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        try:
-            await self._process(update)
-        finally:
-            for cb in self._listeners:
-                try:
-                    cb(update.update_id)
-                except Exception:  # a broken listener must not break processing
-                    log.exception("telegram: update listener failed")
-
-    async def _process(self, update: Update) -> None:
-        member = update.my_chat_member
-        if member is not None:
-            await self._membership(member)
-            return
-        incoming = to_incoming(update)
-        cq = update.callback_query
-        if incoming is None:
-            if cq is not None:
-                await self._answer(cq.id, "")
-            return
-        chat = update.effective_chat
-        chat_id = str(chat.id) if chat is not None else incoming.user_id
-        log.debug("telegram: update %s from user %s", update.update_id, incoming.user_id)
-        async with self._locks(chat_id):
-            typing = asyncio.create_task(self._typing(chat_id)) if self.typing_after is not None else None
-            try:
-                assert self._handle is not None  # receiving modes always have one
-                replies = list(await self._handle(incoming))
-            except Exception as exc:  # noqa: BLE001 - the core should never raise; be polite anyway
-                log.error("telegram: handler failed for update %s: %s", update.update_id, type(exc).__name__)
-                replies = [Reply(text=ERROR_TEXT)]
-            finally:
-                if typing is not None:
-                    typing.cancel()
-            if cq is not None:
-                notice = next((r.notice for r in replies if r.notice), "")
-                await self._answer(cq.id, notice)
-            edit_id = cq.message.message_id if cq is not None and cq.message is not None else None
-            try:
-                await self._deliver(chat_id, replies, retry=True, edit_message_id=edit_id)
-            except PermanentError as exc:  # Telegram's description (no user data) helps fix the renderer
-                log.warning("telegram: reply to update %s rejected: %s", update.update_id, str(exc)[:200])
-            except DeliveryError as exc:
-                log.warning("telegram: reply to update %s not delivered: %s", update.update_id, type(exc).__name__)
-
-    async def _typing(self, chat_id: str) -> None:
-        """Show "typing..." while a slow handler works (Telegram shows it for ~5 s per call)."""
-        assert self.typing_after is not None
-        await asyncio.sleep(self.typing_after)
-        while True:
-            try:
-                await self._app.bot.send_chat_action(chat_id, "typing")
-            except TelegramError:
-                return
-            await asyncio.sleep(4.5)
-
     async def _answer(self, query_id: str, notice: str) -> None:
         text = notice[:_NOTICE_LIMIT] or None
         try:
             await self._app.bot.answer_callback_query(query_id, text=text)
         except TelegramError as exc:  # expired queries etc.: the spinner just stops by itself
             log.info("telegram: answerCallbackQuery failed: %s", type(exc).__name__)
-
-    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        uid = update.update_id if isinstance(update, Update) else None
-        log.error("telegram: error processing update %s: %s", uid, type(context.error).__name__)
-        log.debug("telegram: error details", exc_info=context.error)
-
-    @staticmethod
-    def _polling_error(exc: TelegramError) -> None:
-        log.warning("telegram: getUpdates failed: %s", type(exc).__name__)
 
     # -- sending -----------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ NAMES = ["[Nhận quà](https://example.com)", "**An**", "<b>Hoa</b> & Lan", "- 
 
 @pytest.mark.parametrize("name", NAMES)
 async def test_greeting_shows_the_name_literally_on_telegram(bot_sqlite, name: str) -> None:
-    async with telegram_harness(bot_sqlite.core.handle) as h:  # strict: the fake rejects invalid HTML
+    async with telegram_harness(bot_sqlite) as h:  # strict: the fake rejects invalid HTML
         [welcome] = await h.say(5101, "/start", first_name=name)
         assert welcome.plain.startswith(f"Xin chào {name}! Tôi là ")
         assert welcome.text.startswith(f"Xin chào <b>{escape_html(name)}</b>! ")  # the pack's bold only

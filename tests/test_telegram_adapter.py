@@ -1,26 +1,32 @@
-"""TelegramChannel driven through the real python-telegram-bot Application against the fake Bot API."""
+"""TelegramChannel (python-telegram-bot's Bot) against the fake Bot API, on the production path: every update
+stored in the durable inbox, the turns run from it and the replies sent back through the adapter
+(tests/fakes/telegram_harness.py). `Echo` scripts the replies, so these tests are about what Telegram shows."""
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+import re
 import time
 
 import pytest
 from aiohttp import web
+from sqlalchemy import select
 
 from core.channel import Blocked, Channel, PermanentError, RateLimited, TransientError
-from channels.telegram import ERROR_TEXT, TelegramChannel
+from channels.telegram import TelegramChannel
+from core.storage.models import InboxEvent
 from core.types import Button, ButtonKind, ContactCard, Incoming, Reply
 from tests.fakes.telegram_api import FakeTelegramAPI
-from tests.fakes.telegram_harness import telegram_harness
+from tests.fakes.telegram_harness import scripted_telegram, telegram_harness
 
 pytestmark = pytest.mark.timeout(20)
 U = 4242  # a user id
 
 
 class Echo:
-    """A stub core: records Incoming, answers from a small script, echoes the rest."""
+    """The replies of a turn, scripted: records Incoming (as the inbox hands it to the core), answers from a
+    small script, echoes the rest."""
 
     def __init__(self) -> None:
         self.seen: list[Incoming] = []
@@ -44,7 +50,7 @@ class Echo:
 @pytest.mark.asyncio
 async def test_start_replies_with_buttons_and_commands_registered() -> None:
     echo = Echo()
-    async with telegram_harness(echo, commands=[("start", "Bắt đầu"), ("help", "Trợ giúp")]) as h:
+    async with scripted_telegram(echo, commands=[("start", "Bắt đầu"), ("help", "Trợ giúp")]) as h:
         assert isinstance(h.channel, Channel)
         msgs = await h.say(U, "/start")
         assert len(msgs) == 1
@@ -62,10 +68,12 @@ async def test_start_replies_with_buttons_and_commands_registered() -> None:
 @pytest.mark.asyncio
 async def test_button_press_payload_answer_and_edit() -> None:
     echo = Echo()
-    async with telegram_harness(echo) as h:
+    async with scripted_telegram(echo) as h:
         first = (await h.say(U, "/start"))[0]
         msgs = await h.press(U, "m:faq")
-        assert echo.seen[-1].payload == "m:faq" and echo.seen[-1].message_id.startswith("cb:")
+        assert echo.seen[-1].payload == "m:faq"
+        # the inbox's event id: the update, the callback query to answer and the message to edit
+        assert re.fullmatch(rf"u\d+\|cb:\d+:{first.message_id}", echo.seen[-1].message_id)
         assert h.last_notice == "Đã nhận"
         assert [m.method for m in msgs] == ["editMessageText"]
         assert msgs[0].message_id == first.message_id and msgs[0].plain == "Bạn chọn m:faq"
@@ -75,7 +83,7 @@ async def test_button_press_payload_answer_and_edit() -> None:
 @pytest.mark.asyncio
 async def test_edit_falls_back_to_new_message() -> None:
     echo = Echo()
-    async with telegram_harness(echo) as h:
+    async with scripted_telegram(echo) as h:
         first = (await h.say(U, "/start"))[0]
         update = h.api.user_presses(U, "m:faq")
         h.api._state.pop((str(U), first.message_id))  # the message was deleted meanwhile
@@ -89,7 +97,7 @@ async def test_edit_falls_back_to_new_message() -> None:
 async def test_press_without_notice_answers_empty() -> None:
     echo = Echo()
     echo.script["m:faq"] = [Reply(text="Danh mục hỏi đáp")]
-    async with telegram_harness(echo) as h:
+    async with scripted_telegram(echo) as h:
         await h.say(U, "/start")
         msgs = await h.press(U, "m:faq")
         assert h.last_notice == "" and [m.method for m in msgs] == ["sendMessage"]
@@ -100,7 +108,7 @@ async def test_long_reply_is_split_with_buttons_on_last_part() -> None:
     echo = Echo()
     long = "\n\n".join(f"**Mục {i}.** " + "thủ tục hành chính " * 30 for i in range(30))
     echo.script["dài"] = [Reply(text=long, buttons=[[Button("Tiếp", "m:next")]])]
-    async with telegram_harness(echo) as h:
+    async with scripted_telegram(echo) as h:
         msgs = await h.say(U, "dài")
         assert len(msgs) >= 4
         assert all(len(m.plain) <= 4096 for m in msgs)
@@ -113,7 +121,7 @@ async def test_html_special_characters_escaped_and_accepted() -> None:
     echo = Echo()
     nasty = '<script>alert("x")</script> & AT&T &amp; 1<2>0 \'q\' [link](https://e.vn/?a=1&b="2") **đậm <i>**'
     echo.script["html"] = [Reply(text=nasty)]
-    async with telegram_harness(echo) as h:  # strict: any 400 from the fake fails the test
+    async with scripted_telegram(echo) as h:  # strict: any 400 from the fake fails the test
         (m,) = await h.say(U, "html")
         assert m.plain == '<script>alert("x")</script> & AT&T &amp; 1<2>0 \'q\' link đậm <i>'
         assert '<a href="https://e.vn/?a=1&amp;b=&quot;2&quot;">link</a>' in m.text
@@ -123,7 +131,7 @@ async def test_html_special_characters_escaped_and_accepted() -> None:
 @pytest.mark.asyncio
 async def test_retry_after_is_honoured() -> None:
     echo = Echo()
-    async with telegram_harness(echo) as h:
+    async with scripted_telegram(echo) as h:
         h.api.fail_next("sendMessage", 429, retry_after=0.4)
         t0 = time.monotonic()
         msgs = await h.say(U, "xin chào")
@@ -137,7 +145,7 @@ async def test_retry_after_is_honoured() -> None:
 @pytest.mark.asyncio
 async def test_transient_errors_and_client_timeout_are_retried() -> None:
     echo = Echo()
-    async with telegram_harness(echo, read_timeout=0.3) as h:
+    async with scripted_telegram(echo, read_timeout=0.3) as h:
         h.api.fail_next("sendMessage", 500)
         h.api.delay_next("sendMessage", 1.0)  # the client times out after 0.3 s
         msgs = await h.say(U, "một")
@@ -154,7 +162,7 @@ async def test_blocked_user_raises_and_calls_on_blocked() -> None:
         blocked.append((channel, user_id))
 
     echo = Echo()
-    async with telegram_harness(echo, on_blocked=on_blocked) as h:
+    async with scripted_telegram(echo, on_blocked=on_blocked) as h:
         h.api.block(77)
         with pytest.raises(Blocked):
             await h.channel.send("77", [Reply(text="Thông báo")])
@@ -171,7 +179,7 @@ async def test_blocked_user_raises_and_calls_on_blocked() -> None:
 
 @pytest.mark.asyncio
 async def test_proactive_send_without_retry_raises_typed_errors() -> None:
-    async with telegram_harness(Echo()) as h:
+    async with scripted_telegram(Echo()) as h:
         api, ch = h.api, h.channel
         api.fail_next("sendMessage", 429, retry_after=7)
         with pytest.raises(RateLimited) as ra:
@@ -199,7 +207,7 @@ async def test_proactive_send_without_retry_raises_typed_errors() -> None:
 @pytest.mark.asyncio
 async def test_media_contact_location_become_incoming() -> None:
     echo = Echo()
-    async with telegram_harness(echo) as h:
+    async with scripted_telegram(echo) as h:
         await h.send_photo(U, "ảnh hồ sơ")
         await h.after(h.api.user_sends_document(U, "don.pdf"))
         await h.after(h.api.user_sends_sticker(U))
@@ -223,7 +231,7 @@ async def test_contact_card_image_and_request_contact_keyboard() -> None:
     echo.script["lh"] = [Reply(text="Liên hệ:", image_url="https://e.vn/a.png",
                                contact=ContactCard(phone="1900 1234", name="Tổng đài CCHC", note="8h-17h"),
                                buttons=[[Button("Menu", "m:menu")]])]
-    async with telegram_harness(echo) as h:
+    async with scripted_telegram(echo) as h:
         (m,) = await h.say(U, "sdt")
         assert m.keyboard == [[{"text": "📱 Gửi số điện thoại", "request_contact": True}]]
         assert m.reply_markup["one_time_keyboard"] is True
@@ -239,22 +247,31 @@ async def test_contact_card_image_and_request_contact_keyboard() -> None:
 
 
 @pytest.mark.asyncio
-async def test_handler_exception_gives_polite_reply_and_one_log_line(caplog: pytest.LogCaptureFixture) -> None:
-    async def broken(incoming: Incoming) -> list[Reply]:
+async def test_handler_exception_gives_polite_reply_and_one_log_line(bot_sqlite, pack,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    async def broken(ctx) -> list[Reply]:
         raise RuntimeError("boom with 0912345678")
 
+    bot_sqlite.core.router.text(broken, order=-1)  # a feature that fails on this text
     caplog.set_level(logging.DEBUG, logger="channels.telegram")
-    async with telegram_harness(broken) as h:
+    caplog.set_level(logging.DEBUG, logger="core.inbox")
+    async with telegram_harness(bot_sqlite) as h:
         (m,) = await h.say(U, "số tôi là 0912345678")
-        assert m.plain == ERROR_TEXT
-    ours = [r for r in caplog.records if r.name.startswith("bot.")]
-    assert all("0912345678" not in r.getMessage() for r in ours)
+        assert m.plain == pack.texts.render("errors/internal")  # the pack's polite words, once
+        (m,) = await h.say(U, "/start")  # the next message is answered as usual
+        assert "Xin chào" in m.plain
+    async with bot_sqlite.services.store.sessions() as s:
+        statuses = (await s.execute(select(InboxEvent.status).order_by(InboxEvent.id))).scalars().all()
+    assert statuses == ["parked", "done"]  # the failed turn is kept aside, not run again and again
+    ours = [r for r in caplog.records if r.name.startswith(("channels.", "core.inbox", "bot."))]
+    assert ours and all("0912345678" not in r.getMessage() for r in ours)
     assert all(not r.exc_info for r in ours if r.levelno >= logging.WARNING)
     assert not [r for r in caplog.records if r.name.startswith("telegram") and r.levelno >= logging.ERROR]
 
 
 @pytest.mark.asyncio
 async def test_per_user_order_kept_while_users_run_concurrently() -> None:
+    """The inbox runs one user's events one at a time in arrival order, different users in parallel."""
     async def slow(incoming: Incoming) -> list[Reply]:
         if incoming.text.startswith("chậm"):
             await asyncio.sleep(0.5)
@@ -262,7 +279,7 @@ async def test_per_user_order_kept_while_users_run_concurrently() -> None:
             await asyncio.sleep(0.05 * (5 - int(incoming.text[1:])))
         return [Reply(text=f"re {incoming.text}")]
 
-    async with telegram_harness(slow) as h:
+    async with scripted_telegram(slow) as h:
         for i in range(5):
             h.api.user_sends(1, f"a{i}")
         h.api.user_sends(2, "chậm")
@@ -277,90 +294,59 @@ async def test_per_user_order_kept_while_users_run_concurrently() -> None:
 # -- webhook mode ------------------------------------------------------------------------------------
 
 
-async def _serve(channel: TelegramChannel) -> tuple[web.AppRunner, str]:
-    app = web.Application()
-    channel.register_routes(app)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    return runner, f"http://127.0.0.1:{port}{channel.webhook_path}"
-
-
 @pytest.mark.asyncio
 async def test_webhook_secret_and_processing() -> None:
     echo = Echo()
-    async with FakeTelegramAPI("123:ABC") as api:
-        ch = TelegramChannel("123:ABC", echo, api_base_url=api.base_url, webhook_url="https://bot.example.vn/telegram/webhook",
-                             webhook_secret="s3cret_TOKEN-1", read_timeout=3)
-        runner, url = await _serve(ch)
-        try:
-            await ch.start()
-            assert api.webhook["url"] == "https://bot.example.vn/telegram/webhook"
-            assert api.webhook["secret_token"] == "s3cret_TOKEN-1"
-            assert ch.application.updater is None
-            update = api.make_text(U, "qua webhook")
-            assert (await api.post_to_webhook(update, url, secret="wrong"))[0] == 403
-            assert (await api.post_to_webhook(update, url, secret=None))[0] == 403
-            assert (await api.post_to_webhook(update, url, raw=b"{not json"))[0] == 400
-            assert (await api.post_to_webhook({"no": "update_id"}, url))[0] == 400
-            t0 = time.monotonic()
-            assert (await api.post_to_webhook(update, url))[0] == 200  # registered secret by default
-            assert time.monotonic() - t0 < 1
-            (m,) = await api.wait_for(U, 1)
-            assert m.plain == "echo: qua webhook"
-            assert (await api.post_to_webhook(update, url))[0] == 200  # re-delivery: handled once
-            press = api.make_press(U, "m:faq", check=False)
-            assert (await api.post_to_webhook(press, url))[0] == 200
-            await api.wait_until(lambda: len(api.callback_answers) == 1)
-            await api.wait_for(U, 2)
-            assert [i.text or i.payload for i in echo.seen] == ["qua webhook", "m:faq"]
-        finally:
-            await ch.stop()
-            await runner.cleanup()
-        assert api.webhook["url"]  # stop() keeps the webhook registered (rolling restarts lose nothing)
+    async with scripted_telegram(echo, webhook_url="https://bot.example.vn/telegram/webhook",
+                                 webhook_secret="s3cret_TOKEN-1") as h:
+        api, url = h.api, h.webhook
+        assert api.webhook["url"] == "https://bot.example.vn/telegram/webhook"
+        assert api.webhook["secret_token"] == "s3cret_TOKEN-1"
+        assert h.channel.application.updater is None
+        update = api.make_text(U, "qua webhook")
+        assert (await api.post_to_webhook(update, url, secret="wrong"))[0] == 403
+        assert (await api.post_to_webhook(update, url, secret=None))[0] == 403
+        assert (await api.post_to_webhook(update, url, raw=b"{not json"))[0] == 400
+        assert (await api.post_to_webhook({"no": "update_id"}, url))[0] == 400
+        assert await h.inbox.pending() == 0 and echo.seen == []  # nothing refused was stored
+        t0 = time.monotonic()
+        assert (await api.post_to_webhook(update, url))[0] == 200  # registered secret by default
+        assert time.monotonic() - t0 < 1
+        await h.after(update)
+        assert [m.plain for m in api.sent_to(U)] == ["echo: qua webhook"]
+        assert (await api.post_to_webhook(update, url))[0] == 200  # re-delivery: stored once, handled once
+        press = api.make_press(U, "m:faq", check=False)
+        assert (await api.post_to_webhook(press, url))[0] == 200
+        await h.after(press)
+        assert len(api.callback_answers) == 1 and len(api.sent_to(U)) == 2
+        assert [i.text or i.payload for i in echo.seen] == ["qua webhook", "m:faq"]
+    assert api.webhook["url"]  # stop() keeps the webhook registered (rolling restarts lose nothing)
 
 
 @pytest.mark.asyncio
 async def test_webhook_without_secret_rejects_any_header() -> None:
-    async with FakeTelegramAPI("123:ABC") as api:
-        ch = TelegramChannel("123:ABC", Echo(), api_base_url=api.base_url, webhook_url="https://bot.example.vn/tg")
-        runner, url = await _serve(ch)
-        try:
-            update = api.make_text(U, "x")
-            assert (await api.post_to_webhook(update, url, secret=None))[0] == 503  # not started yet
-            await ch.start()
-            assert (await api.post_to_webhook(update, url, secret="anything"))[0] == 403
-            assert (await api.post_to_webhook(update, url, secret=None))[0] == 200
-            await api.wait_for(U, 1)
-        finally:
-            await ch.stop()
-            await runner.cleanup()
+    async with scripted_telegram(Echo(), webhook_url="https://bot.example.vn/tg") as h:
+        api, url = h.api, h.webhook
+        update = api.make_text(U, "x")
+        assert (await api.post_to_webhook(update, url, secret="anything"))[0] == 403
+        assert (await api.post_to_webhook(update, url, secret=None))[0] == 200
+        await h.after(update)
+        assert [m.plain for m in api.sent_to(U)] == ["echo: x"]
+        await h.channel.stop()
+        later = api.make_text(U, "y")
+        assert (await api.post_to_webhook(later, url, secret=None))[0] == 503  # stopped: Telegram retries later
+        assert await h.inbox.pending() == 0
 
 
 def test_invalid_secret_rejected_at_construction() -> None:
     with pytest.raises(ValueError):
-        TelegramChannel("123:ABC", Echo(), webhook_url="https://x", webhook_secret="has space")
+        TelegramChannel("123:ABC", submit=Echo(), webhook_url="https://x", webhook_secret="has space")
 
 
 def test_update_json_roundtrip_helper() -> None:
     api = FakeTelegramAPI()
     upd = api.make_text(1, "/start abc")
     assert json.loads(json.dumps(upd))["message"]["entities"][0]["length"] == 6
-
-
-@pytest.mark.asyncio
-async def test_slow_handler_shows_typing() -> None:
-    async def slow(incoming: Incoming) -> list[Reply]:
-        await asyncio.sleep(0.3)
-        return [Reply(text="xong")]
-
-    async with telegram_harness(slow, typing_after=0.1) as h:
-        await h.say(U, "chậm")
-        assert [a["action"] for a in h.api.chat_actions] == ["typing"]
-        await asyncio.sleep(0.2)
-        assert len(h.api.chat_actions) == 1  # stopped once the handler answered
 
 
 # -- core.channel -----------------------------------------------------------------------------
@@ -433,7 +419,7 @@ async def test_edit_still_used_while_contact_keyboard_is_open() -> None:
     echo.script["sdt"] = [Reply(text="Số điện thoại?", request_contact_label="Gửi số",
                                 buttons=[[Button("Bỏ qua", "c:skip")]])]
     echo.script["c:skip"] = [Reply(text="Đã bỏ qua", edit=True), Reply(text="Menu chính")]
-    async with telegram_harness(echo) as h:
+    async with scripted_telegram(echo) as h:
         msgs = await h.say(U, "sdt")
         assert [bool(m.callback_data) for m in msgs] == [True, False] and msgs[1].keyboard  # 2 markups: 2 messages
         msgs = await h.press(U, "c:skip")
@@ -485,7 +471,7 @@ async def test_send_only_workers_beside_a_polling_bot() -> None:
     """Two send-only workers share the token with the polling main bot: the bot keeps answering, no
     getUpdates conflict (409) ever happens, and the workers' messages all arrive."""
     echo = Echo()
-    async with telegram_harness(echo) as h:
+    async with scripted_telegram(echo) as h:
         workers = [TelegramChannel(h.api.token, receive_updates=False, api_base_url=h.api.base_url)
                    for _ in range(2)]
         for w in workers:
@@ -506,11 +492,11 @@ async def test_send_only_workers_beside_a_polling_bot() -> None:
         assert len(echo.seen) == 3
 
 
-def test_handle_required_unless_send_only() -> None:
+def test_submit_required_unless_send_only() -> None:
     with pytest.raises(ValueError):
         TelegramChannel("123:ABC")
     assert TelegramChannel("123:ABC", receive_updates=False).mode == "send-only"
-    assert TelegramChannel("123:ABC", Echo()).mode == "polling"
+    assert TelegramChannel("123:ABC", submit=Echo()).mode == "polling"
 
 
 # -- paid broadcast and partial delivery -------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The whole bot on Telegram: the real Application, the real core, the fake Bot API on loopback."""
+"""The whole bot on Telegram: the adapter as bot/app.py wires it, the inbox, the real core, the fake Bot API on
+loopback."""
 from __future__ import annotations
 
 import asyncio
@@ -7,35 +8,36 @@ import dataclasses
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import add_telegram
+from tests.fakes.citizen import citizen_on
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.fakes.telegram_harness import telegram_harness
 
 USER = 5001
 
 
-async def test_a_citizen_uses_menu_slogans_and_hotlines(bot_sqlite) -> None:
-    bot = bot_sqlite
-    async with telegram_harness(bot.core.handle) as h:
-        [welcome] = await h.say(USER, "/start", first_name="Hoa")
-        assert "Xin chào Hoa" in welcome.plain and "Quảng Ngãi" in welcome.plain
-        assert "m:slogan" in welcome.callback_data and "m:hotlines" in welcome.callback_data
+async def test_a_citizen_uses_menu_slogans_and_hotlines(sqlite_engine, pack) -> None:
+    async with citizen_on("telegram", sqlite_engine, pack) as citizen:  # buttons pressed by their labels
+        await citizen.say("/start")
+        assert "Xin chào An" in citizen.last_text and "Quảng Ngãi" in citizen.last_text  # the Telegram name
+        assert any("Khẩu hiệu" in b for b in citizen.buttons) and any("Đường dây nóng" in b for b in citizen.buttons)
 
-        [slogan] = await h.press(USER, "m:slogan")
-        assert "Khẩu hiệu" in slogan.plain
-        [other] = await h.press(USER, "sl:next")
-        assert other.plain != slogan.plain
+        await citizen.press("Khẩu hiệu")
+        slogan = citizen.last_text
+        assert "Khẩu hiệu" in slogan
+        await citizen.press("Khẩu hiệu khác")
+        assert citizen.last_text and citizen.last_text != slogan
 
-        [directory] = await h.press(USER, "m:hotlines")
-        assert "1800 1096" in directory.plain
-        [found] = await h.say(USER, "so dien thoai tong dai dich vu cong")
-        contact_button = next(d for d in found.callback_data if d.startswith("hl:c:"))
-        sent = await h.press(USER, contact_button)
-        card = next(m for m in sent if m.method == "sendContact")
-        assert card.contact["phone_number"] == "1800 1096"
+        await citizen.press("Đường dây nóng")
+        assert "1800 1096" in citizen.last_text
+        await citizen.say("so dien thoai tong dai dich vu cong")
+        await citizen.press("Lưu số")
+        api, user = citizen.driver.api, citizen.driver.user
+        [card] = [m for m in api.sent_to(user)[-len(citizen.last):] if m.method == "sendContact"]
+        assert card.contact["phone_number"] == "1800 1096"  # a contact card the phone can save
 
 
 async def test_questions_special_characters_and_odd_input(bot_sqlite) -> None:
-    async with telegram_harness(bot_sqlite.core.handle) as h:  # strict: the fake rejects invalid HTML
+    async with telegram_harness(bot_sqlite) as h:  # strict: the fake rejects invalid HTML
         [answer] = await h.say(USER, "nop hs truc tuyen ntn")
         assert "Nộp hồ sơ trực tuyến" in answer.plain
         [odd] = await h.say(USER, "<b>x</b> & **y** [z](javascript:alert(1))")

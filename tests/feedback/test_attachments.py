@@ -1,5 +1,6 @@
 """Attachments belong to the bot: at intake every photo or file is downloaded from Telegram (the real PTB
-stack and the fake Bot API, which serves files via getFile + /file/bot<token>/<path>) into the file store."""
+adapter as bot/app.py wires it, the inbox, and the fake Bot API, which serves files via getFile +
+/file/bot<token>/<path>) into the file store."""
 from __future__ import annotations
 
 import hashlib
@@ -9,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from features.feedback.models import Attachment
-from tests.fakes.telegram_harness import telegram_harness
+from tests.fakes.telegram_harness import scripted_telegram, telegram_harness
 from tests.feedback.conftest import JPEG, payload_has, receiving_supervisor
 
 USER = 515151
@@ -50,8 +51,8 @@ async def test_photos_and_files_are_downloaded_into_the_store_at_intake(bot, pac
     caplog.set_level(logging.DEBUG, logger="features")
     caplog.set_level(logging.DEBUG, logger="channels")
     store = bot.services.extra["files"]
-    async with telegram_harness(bot.core.handle) as h:
-        bot.services.extra["downloaders"]["telegram"] = h.channel.download  # what bot.app.add_telegram does
+    async with telegram_harness(bot) as h:
+        assert bot.services.extra["downloaders"]["telegram"] == h.channel.download  # bot.app.add_telegram
         await _to_attachments_step(h)
         msgs = await h.after(h.api.user_sends_photo(USER, data=JPEG))
         assert "1/5" in _plain(msgs)
@@ -77,8 +78,7 @@ async def test_photos_and_files_are_downloaded_into_the_store_at_intake(bot, pac
 
 async def test_a_failed_or_refused_attachment_keeps_the_report_and_is_named(bot, pack, caplog) -> None:
     caplog.set_level(logging.INFO)
-    async with telegram_harness(bot.core.handle) as h:
-        bot.services.extra["downloaders"]["telegram"] = h.channel.download
+    async with telegram_harness(bot) as h:
         await _to_attachments_step(h)
         h.api.fail_next("getFile", 400, description="Bad Request: wrong file_id or the file is temporarily unavailable")
         msgs = await h.after(h.api.user_sends_document(USER, "to_khai.pdf", data=PDF))
@@ -105,10 +105,19 @@ async def test_a_failed_or_refused_attachment_keeps_the_report_and_is_named(bot,
 
 
 async def test_without_a_downloader_the_citizen_is_told_and_no_file_id_is_kept(bot, pack) -> None:
-    async with telegram_harness(bot.core.handle) as h:  # nothing registered for "telegram"
-        await _to_attachments_step(h)
-        msgs = await h.after(h.api.user_sends_document(USER, "đơn.pdf", data=PDF))
-        assert "đơn.pdf" in _plain(msgs) and "0/5" in _plain(msgs)
+    """A channel that cannot fetch files (no downloader registered, no sender with a `download`)."""
+    from core.types import Attachment as Sent
+    from tests.feedback.conftest import Chat
+
+    chat = Chat(bot, user_id=str(USER))
+    await chat.say("/phananh")
+    await chat.press(chat.payload(":c:1"))
+    await chat.say("ba to")
+    await chat.press(chat.payload(":m:"))
+    await chat.say("Bộ phận một cửa trả hồ sơ trễ hẹn mà không xin lỗi.")
+    assert "Bước 4/5" in chat.text
+    await chat.send(attachments=(Sent("document", "F000001doc", "đơn.pdf", "application/pdf", len(PDF)),))
+    assert "đơn.pdf" in chat.text and "0/5" in chat.text
     async with bot.services.store.sessions() as s:
         assert (await s.execute(select(Attachment))).scalars().all() == []
 
@@ -120,7 +129,7 @@ async def test_telegram_download_has_a_size_cap_and_typed_errors() -> None:
     async def unused(incoming):
         return []
 
-    async with telegram_harness(unused) as h:
+    async with scripted_telegram(unused) as h:
         doc = h.api.make_document(USER, "to_khai.pdf", data=PDF)["message"]["document"]
         assert await h.channel.download(Sent("document", doc["file_id"])) == PDF
         h.channel.download_max_bytes = len(PDF) - 1

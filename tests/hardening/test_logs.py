@@ -25,7 +25,7 @@ async def test_a_full_report_flow_at_debug_logs_nothing_personal(bot, caplog):
     quiet_libraries()  # what `cchc-bot run` does (core.logsafe.configure)
     caplog.set_level(logging.DEBUG)
     user = 424242
-    async with telegram_harness(bot.core.handle) as h:
+    async with telegram_harness(bot) as h:
         msgs = await h.say(user, "/phananh", first_name=NAME)
         msgs = await h.press(user, next(p for p in _buttons(msgs) if p.endswith(":c:0")), first_name=NAME)
         await h.say(user, "Ba Tơ", first_name=NAME)

@@ -8,7 +8,7 @@ import pytest
 from channels.telegram import to_incoming
 from features.bulletin.models import Subscriber
 from tests.fakes.telegram_api import FakeTelegramAPI
-from tests.fakes.telegram_harness import telegram_harness
+from tests.fakes.telegram_harness import scripted_telegram
 from tests.test_telegram_adapter import Echo
 
 
@@ -25,7 +25,7 @@ async def test_blocking_the_bot_ends_the_bulletin_subscription_at_once(bot):
 
 @pytest.mark.timeout(20)
 async def test_added_to_a_group_says_one_line_and_leaves():
-    async with telegram_harness(Echo(), group_notice=lambda: "Tôi chỉ trò chuyện riêng, xin phép rời nhóm.") as h:
+    async with scripted_telegram(Echo(), group_notice=lambda: "Tôi chỉ trò chuyện riêng, xin phép rời nhóm.") as h:
         update = h.api.enqueue(h.api.make_added_to_group(-100123))
         await h.after(update)
         assert [m.plain for m in h.api.sent_to(-100123)] == ["Tôi chỉ trò chuyện riêng, xin phép rời nhóm."]
