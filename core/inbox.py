@@ -51,6 +51,12 @@ log = logging.getLogger(__name__)
 HandleFn = Callable[..., Any]  # Core.handle(incoming, *, also=...)
 
 
+# Built once: every turn's closing transaction runs it (see core/storage/repos.py on prebuilt statements).
+_EVENT_DONE = (update(InboxEvent).where(InboxEvent.id == bindparam("b_id"))
+               .values(status="done", handled_at=bindparam("b_at"), claimed_by=None)
+               .execution_options(synchronize_session=False))
+
+
 def new_process_id() -> str:
     """A process's name in claims: host, pid and a random suffix (a restarted pid is a new process)."""
     return f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -289,9 +295,7 @@ class Inbox:
         closing: list[list[Reply]] = []
 
         async def also(session: AsyncSession, replies: list[Reply]) -> None:
-            await session.execute(update(InboxEvent).where(InboxEvent.id == row_id)
-                                  .values(status="done", handled_at=self.clock(), claimed_by=None)
-                                  .execution_options(synchronize_session=False))
+            await session.execute(_EVENT_DONE, {"b_id": row_id, "b_at": self.clock()})
             owed[:] = await self.outbox.release_deferred(session, incoming.channel, incoming.user_id,
                                                           incoming.message_id)
             row = await self.outbox.enqueue_row(session, channel=incoming.channel, external_id=incoming.user_id,

@@ -32,7 +32,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.channel import Blocked, DeliveryError, OutsideWindow, PermanentError, QuotaExceeded, RateLimited, Sender
@@ -73,6 +73,17 @@ class MessageState:
     reason: str
     created_at: dt.datetime
     sent_at: dt.datetime | None
+
+
+# Built once (every turn's closing transaction runs them; see core/storage/repos.py on prebuilt statements).
+_INSERT_MESSAGE = insert(OutboxMessage.__table__).returning(OutboxMessage.__table__.c.id)
+_RELEASE_DEFERRED = (
+    update(OutboxMessage)
+    .where(OutboxMessage.channel == bindparam("b_channel"), OutboxMessage.external_id == bindparam("b_external"),
+           OutboxMessage.status == "deferred")
+    .values(status="pending", claimed_by=bindparam("b_by"), reason="", next_attempt_at=bindparam("b_at"),
+            reply_to=bindparam("b_reply_to"))
+    .returning(OutboxMessage.id).execution_options(synchronize_session=False))
 
 
 class SentMarks:
@@ -183,21 +194,16 @@ class Outbox:
         )
         # One INSERT .. RETURNING id (no unit-of-work flush: this runs in every turn's closing transaction);
         # the row object is built from the same values, detached, for deliver(rows=...).
-        table = OutboxMessage.__table__
-        row_id = (await session.execute(insert(table).values(**values).returning(table.c.id))).scalar_one()
+        row_id = (await session.execute(_INSERT_MESSAGE, values)).scalar_one()
         return OutboxMessage(id=row_id, **values)
 
     async def release_deferred(self, session: AsyncSession, channel: str, external_id: str,
                                reply_to: str = "") -> list[int]:
         """The person wrote again: their deferred messages become due now (in the caller's transaction),
         as replies to ``reply_to``. Returns their ids, oldest first, for the caller to send first."""
-        return sorted((await session.execute(  # one statement: this runs in every turn's closing transaction
-            update(OutboxMessage)
-            .where(OutboxMessage.channel == channel, OutboxMessage.external_id == external_id,
-                   OutboxMessage.status == "deferred")
-            .values(status="pending", claimed_by=self.process_id, reason="", next_attempt_at=self.clock(),
-                    reply_to=reply_to[:160])
-            .returning(OutboxMessage.id).execution_options(synchronize_session=False))).scalars())
+        return sorted((await session.execute(_RELEASE_DEFERRED, {  # every turn's closing transaction runs it
+            "b_channel": channel, "b_external": external_id, "b_by": self.process_id, "b_at": self.clock(),
+            "b_reply_to": reply_to[:160]})).scalars())
 
     # -- sending ----------------------------------------------------------------------------------------
     async def deliver(self, ids: Sequence[int], rows: Mapping[int, OutboxMessage] | None = None) -> int:
