@@ -175,8 +175,8 @@ def test_the_longest_id_that_fits_passes(pack_copy: Path) -> None:
 
 
 # Payload parts that are not content ids, and why they stay short: list indexes, draft ids (12 hex),
-# report codes (8 characters), database row ids and fixed verbs.
-BOUNDED_PAYLOAD_PARTS = {"i", "n", "d", "verb", "raw", "interaction_id", "b.id", "report.code",
+# report codes (8 characters), database row ids, turn numbers and fixed verbs.
+BOUNDED_PAYLOAD_PARTS = {"i", "n", "d", "verb", "raw", "rated_turn", "b.id", "report.code",
                          "codes.normalize(done.code)", "codes.normalize(code)"}
 
 
