@@ -198,6 +198,39 @@ def cmd_chat(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    """A sending process (bot/worker.py): the outbox, the bulletin, the single jobs; SIGTERM stops it."""
+    from bot.worker import build_worker, describe, platform_channels, run_worker
+
+    settings = settings_or_exit()
+    pack = pack_or_exit(settings.content_dir)
+
+    async def main() -> None:
+        try:
+            bot = await build_worker(settings, pack=pack)
+        except ConfigError as exc:
+            print(f"Cấu hình sai: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+        if not platform_channels(bot):
+            print("Chưa cấu hình kênh nào (TELEGRAM_BOT_TOKEN, ZALO_OA_*, ZALO_BOT_TOKEN, MESSENGER_*): worker "
+                  "chỉ gửi tin trò chuyện trên web.", file=sys.stderr)
+        print(describe(bot), file=sys.stderr)
+        await run_worker(bot, _stop_on_signals())
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:  # CCHC_WORKER_PORT is taken
+        if exc.errno not in (errno.EADDRINUSE, errno.EACCES):
+            raise
+        print(f"Không mở được cổng {settings.web_host}:{settings.worker_port} cho /healthz và /metrics (cổng "
+              "đang được dùng hoặc không được phép): đặt CCHC_WORKER_PORT khác, hoặc bỏ trống để không mở cổng.",
+              file=sys.stderr)
+        return 2
+    return 0
+
+
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from bot.database import upgrade
 
@@ -235,6 +268,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="không mở trò chuyện trong terminal khi thiếu token")
     run.set_defaults(func=cmd_run)
     sub.add_parser("chat", help="trò chuyện với bot trong terminal").set_defaults(func=cmd_chat)
+    sub.add_parser("worker", help="tiến trình gửi: tin nợ người dân (trả lời của cán bộ, thông báo trạng thái, "
+                   "gửi lại), bản tin, việc định kỳ; không nhận tin (chạy nhiều tiến trình được)"
+                   ).set_defaults(func=cmd_worker)
     db = sub.add_parser("db", help="cơ sở dữ liệu").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="áp dụng migration").set_defaults(func=cmd_db_upgrade)
     content = sub.add_parser("content", help="gói nội dung").add_subparsers(dest="content_command", required=True)
