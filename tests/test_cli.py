@@ -38,7 +38,7 @@ def test_content_check_fails_on_a_broken_pack(tmp_path: Path) -> None:
 def test_invalid_configuration_is_one_clear_line(tmp_path: Path) -> None:
     result = run("db", "upgrade", env={"CCHC_WEB_PORT": "abc"})
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == ["Cấu hình sai: CCHC_WEB_PORT: expected a number, got 'abc'"]
+    assert result.stderr.strip().splitlines() == ["Cấu hình sai: CCHC_WEB_PORT phải là số cổng từ 0 đến 65535 (đang là 'abc')"]
 
 
 def test_terminal_chat_runs_the_same_handlers(tmp_path: Path) -> None:
