@@ -1,5 +1,5 @@
 """CCHC_DATABASE_SCHEMA is honoured by the CLI tools, not only by `run`: an operator whose bot lives in its
-own PostgreSQL schema migrates it, creates officials and stores the Zalo OA tokens there (issue 15)."""
+own PostgreSQL schema creates and migrates it, creates officials and stores the Zalo OA tokens there (issue 15)."""
 from __future__ import annotations
 
 import asyncio
@@ -27,6 +27,8 @@ def cli(schema: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess
 async def test_cli_commands_write_to_the_configured_schema() -> None:
     await require_pg()
     async with throwaway_schema(PG_URL, prefix="clischema") as (engine, schema):
+        async with engine.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA "{schema}"'))  # a new installation: `db upgrade` creates it
         upgrade = await asyncio.to_thread(cli, schema, "db", "upgrade")
         assert upgrade.returncode == 0, upgrade.stderr
         admin = await asyncio.to_thread(cli, schema, "admin", "add-user", "schema.admin", "--agency", "ttphhc",
