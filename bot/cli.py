@@ -10,6 +10,7 @@ import errno
 import asyncio
 import logging
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -298,7 +299,44 @@ def main(argv: list[str] | None = None) -> int:
     _load_env_file()
     _setup_logging()
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except Exception as exc:
+        cause = _unreachable_database(exc)
+        if cause is None:
+            raise
+        print(f"Không kết nối được cơ sở dữ liệu {_shown_database_url()}: {type(cause).__name__}: "
+              f"{str(cause).splitlines()[0][:200] if str(cause) else ''}. "
+              "Kiểm tra PostgreSQL đang chạy, địa chỉ, cổng, tên người dùng và mật khẩu trong CCHC_DATABASE_URL.",
+              file=sys.stderr)
+        return 2
+
+
+_REFUSALS = ("InvalidPasswordError", "InvalidAuthorizationSpecificationError", "InvalidCatalogNameError",
+             "CannotConnectNowError", "TooManyConnectionsError")
+
+
+def _unreachable_database(exc: BaseException) -> BaseException | None:
+    """The error (in ``exc``'s chain) saying the database refused us or could not be reached: a setting to
+    fix, not a bug, so one line instead of a traceback. None for anything else."""
+    seen: BaseException | None = exc
+    for _ in range(6):
+        if seen is None:
+            return None
+        if isinstance(seen, (ConnectionRefusedError, socket.gaierror)) or (
+                type(seen).__module__.startswith("asyncpg") and type(seen).__name__ in _REFUSALS):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _shown_database_url() -> str:
+    from sqlalchemy.engine import make_url
+
+    try:  # never the password
+        return make_url(os.environ.get("CCHC_DATABASE_URL", "")).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - an unparsable URL was refused by the settings already
+        return "(CCHC_DATABASE_URL)"
 
 
 if __name__ == "__main__":

@@ -22,6 +22,9 @@ MAKE_SECRET = 'python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
 _TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
 
 
+# Secrets whose deploy/*.env.example value ("change-me...") must not reach production.
+PLACEHOLDER_CHECKED = ("CCHC_SECRET_KEY", "CCHC_METRICS_TOKEN", "CCHC_WEBCHAT_SECRET", "TELEGRAM_WEBHOOK_SECRET")
+
 # Variables kept in Settings.extra (Bot.env): the bot's own and the channels' (checked by their adapters).
 EXTRA_PREFIXES = ("CCHC_", "ZALO_", "MESSENGER_")
 
@@ -118,6 +121,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     def get(name: str) -> str | None:
         value = env.get(name, "").strip()
         return value or None
+
+    for name in PLACEHOLDER_CHECKED:  # the env file templates' "change-me-..." values left in place
+        if "change-me" in (get(name) or "").lower():
+            raise ConfigError(f"{name} vẫn là giá trị mẫu trong tệp cấu hình: hãy thay bằng giá trị ngẫu nhiên "
+                              f"(tạo bằng: {MAKE_SECRET})")
 
     database_url = get("CCHC_DATABASE_URL") or DEFAULT_DATABASE_URL
     schema = get("CCHC_DATABASE_SCHEMA") or ""

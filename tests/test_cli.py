@@ -41,6 +41,20 @@ def test_invalid_configuration_is_one_clear_line(tmp_path: Path) -> None:
     assert result.stderr.strip().splitlines() == ["Cấu hình sai: CCHC_WEB_PORT phải là số cổng từ 0 đến 65535 (đang là 'abc')"]
 
 
+def test_an_unreachable_database_is_one_line_without_the_password() -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = run("db", "upgrade", env={"CCHC_DATABASE_URL": f"postgresql+asyncpg://cchc:s3cret-pw@127.0.0.1:{port}/cchc",
+                                       "CCHC_SECRET_KEY": "k" * 40})
+    assert result.returncode == 2
+    [line] = [x for x in result.stderr.splitlines() if "WARNING" not in x]
+    assert line.startswith(f"Không kết nối được cơ sở dữ liệu postgresql+asyncpg://cchc:***@127.0.0.1:{port}/cchc")
+    assert "s3cret-pw" not in result.stderr and "Traceback" not in result.stderr
+
+
 def test_terminal_chat_runs_the_same_handlers(tmp_path: Path) -> None:
     db = f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}"
     result = run("chat", env={"CCHC_DATABASE_URL": db}, stdin="/khauhieu\n3\nnop ho so online\n/quit\n")

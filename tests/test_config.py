@@ -45,6 +45,8 @@ def test_defaults_are_the_embedded_setup() -> None:
         ({"CCHC_CONTENT_RELOAD_SECONDS": "-1"}, "CCHC_CONTENT_RELOAD_SECONDS"),
         ({"CCHC_DB_POOL_TIMEOUT": "0"}, "CCHC_DB_POOL_TIMEOUT"),
         ({"CCHC_DB_POOL_SIZE": "abc"}, "CCHC_DB_POOL_SIZE"),
+        ({"CCHC_SECRET_KEY": "change-me-at-least-32-characters-long"}, "CCHC_SECRET_KEY"),
+        ({"CCHC_METRICS_TOKEN": "change-me-long-random"}, "CCHC_METRICS_TOKEN"),
         ({"CCHC_WORKER_PORT": "tám"}, "CCHC_WORKER_PORT"),
         ({"CCHC_DATABASE_SCHEMA": "cchc"}, "CCHC_DATABASE_SCHEMA"),
         ({"CCHC_DATABASE_URL": "postgresql+asyncpg://u@h/db", "CCHC_SECRET_KEY": "k" * 32,
