@@ -44,15 +44,17 @@ def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log.open("ab"))
 
 
-def terminate(proc: subprocess.Popen[bytes], log: Path) -> None:
-    """SIGTERM, and the clean exit it must lead to."""
+async def terminate(proc: subprocess.Popen[bytes], log: Path) -> None:
+    """SIGTERM, and the clean exit it must lead to (waited for in a thread: the fake API in this event
+    loop must keep answering the worker's last send)."""
     proc.send_signal(signal.SIGTERM)
     try:
-        code = proc.wait(30)
+        code = await asyncio.to_thread(proc.wait, 30)
     except subprocess.TimeoutExpired:
         proc.kill()
         raise AssertionError(f"the worker did not stop on SIGTERM: {log.read_text()[-2000:]}") from None
     assert code == 0, log.read_text()[-2000:]
+    assert "did not stop in time" not in log.read_text()  # it stopped after its current message, not by force
 
 
 def kill(procs: list[subprocess.Popen[bytes]]) -> None:
@@ -100,7 +102,7 @@ async def test_an_officials_answer_is_sent_by_a_worker_once(tmp_path: Path) -> N
                 assert code in message.plain  # the citizen sees which report it answers
                 await asyncio.sleep(1.5)  # a second copy would arrive by now
                 assert len(api.sent_to(9201)) == 1
-                terminate(worker, log)
+                await terminate(worker, log)
             finally:
                 kill([worker])
             async with bot.services.store.sessions() as s:
@@ -132,13 +134,13 @@ async def test_two_workers_one_stopped_midway_send_everything_once(tmp_path: Pat
         workers = [start_worker(env, log) for log in logs]
         try:
             await api.wait_until(lambda: len(api.calls("sendMessage")) >= 8, timeout=60)
-            terminate(workers[0], logs[0])
+            await terminate(workers[0], logs[0])
             stopped_at = len(api.calls("sendMessage"))
             assert stopped_at < len(users), "everything was sent before the stop: the test proves nothing"
             for user in users:
                 await api.wait_for(user, 1, timeout=60)
             await asyncio.sleep(1.5)  # a duplicate would arrive by now
-            terminate(workers[1], logs[1])
+            await terminate(workers[1], logs[1])
         finally:
             kill(workers)
         for user in users:
