@@ -89,7 +89,10 @@ async def build_bot(settings: Settings, *, pack: ContentPack | None = None, migr
     services.extra["files"] = store_from_env(settings.extra)
     services.extra["downloaders"] = {}
     # /readyz (core.web.readyz): async checks returning '' when ready, else one line why not
-    services.extra["readiness"] = [lambda: migrations_problem(engine)]
+    async def migrations() -> str:  # named: /readyz lists each check by its name
+        return await migrations_problem(engine)
+
+    services.extra["readiness"] = [migrations]
     # what each channel can show (core.turns maps a typed number back to the numbered option it saw)
     services.extra["capabilities"] = {}
     if settings.content_reload_seconds > 0:

@@ -10,6 +10,7 @@ import errno
 import asyncio
 import logging
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -199,6 +200,39 @@ def cmd_chat(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    """A sending process (bot/worker.py): the outbox, the bulletin, the single jobs; SIGTERM stops it."""
+    from bot.worker import build_worker, describe, platform_channels, run_worker
+
+    settings = settings_or_exit()
+    pack = pack_or_exit(settings.content_dir)
+
+    async def main() -> None:
+        try:
+            bot = await build_worker(settings, pack=pack)
+        except ConfigError as exc:
+            print(f"Cấu hình sai: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+        if not platform_channels(bot):
+            print("Chưa cấu hình kênh nào (TELEGRAM_BOT_TOKEN, ZALO_OA_*, ZALO_BOT_TOKEN, MESSENGER_*): worker "
+                  "chỉ gửi tin trò chuyện trên web.", file=sys.stderr)
+        print(describe(bot), file=sys.stderr)
+        await run_worker(bot, _stop_on_signals())
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:  # CCHC_WORKER_PORT is taken
+        if exc.errno not in (errno.EADDRINUSE, errno.EACCES):
+            raise
+        print(f"Không mở được cổng {settings.web_host}:{settings.worker_port} cho /healthz và /metrics (cổng "
+              "đang được dùng hoặc không được phép): đặt CCHC_WORKER_PORT khác, hoặc bỏ trống để không mở cổng.",
+              file=sys.stderr)
+        return 2
+    return 0
+
+
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from bot.database import upgrade
 
@@ -236,6 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="không mở trò chuyện trong terminal khi thiếu token")
     run.set_defaults(func=cmd_run)
     sub.add_parser("chat", help="trò chuyện với bot trong terminal").set_defaults(func=cmd_chat)
+    sub.add_parser("worker", help="tiến trình gửi: tin nợ người dân (trả lời của cán bộ, thông báo trạng thái, "
+                   "gửi lại), bản tin, việc định kỳ; không nhận tin (chạy nhiều tiến trình được)"
+                   ).set_defaults(func=cmd_worker)
     db = sub.add_parser("db", help="cơ sở dữ liệu").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="áp dụng migration").set_defaults(func=cmd_db_upgrade)
     content = sub.add_parser("content", help="gói nội dung").add_subparsers(dest="content_command", required=True)
@@ -263,7 +300,44 @@ def main(argv: list[str] | None = None) -> int:
     _load_env_file()
     _setup_logging()
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except Exception as exc:
+        cause = _unreachable_database(exc)
+        if cause is None:
+            raise
+        print(f"Không kết nối được cơ sở dữ liệu {_shown_database_url()}: {type(cause).__name__}: "
+              f"{str(cause).splitlines()[0][:200] if str(cause) else ''}. "
+              "Kiểm tra PostgreSQL đang chạy, địa chỉ, cổng, tên người dùng và mật khẩu trong CCHC_DATABASE_URL.",
+              file=sys.stderr)
+        return 2
+
+
+_REFUSALS = ("InvalidPasswordError", "InvalidAuthorizationSpecificationError", "InvalidCatalogNameError",
+             "CannotConnectNowError", "TooManyConnectionsError")
+
+
+def _unreachable_database(exc: BaseException) -> BaseException | None:
+    """The error (in ``exc``'s chain) saying the database refused us or could not be reached: a setting to
+    fix, not a bug, so one line instead of a traceback. None for anything else."""
+    seen: BaseException | None = exc
+    for _ in range(6):
+        if seen is None:
+            return None
+        if isinstance(seen, (ConnectionRefusedError, socket.gaierror)) or (
+                type(seen).__module__.startswith("asyncpg") and type(seen).__name__ in _REFUSALS):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _shown_database_url() -> str:
+    from sqlalchemy.engine import make_url
+
+    try:  # never the password
+        return make_url(os.environ.get("CCHC_DATABASE_URL", "")).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - an unparsable URL was refused by the settings already
+        return "(CCHC_DATABASE_URL)"
 
 
 if __name__ == "__main__":

@@ -19,9 +19,11 @@ DEFAULT_WEBHOOK_PATH = "/telegram/webhook"
 # Paths the bot's own web server already serves: a webhook there would shadow them (or be shadowed).
 RESERVED_PATHS = ("/dashboard", "/bantin", "/healthz", "/readyz")
 MAKE_SECRET = 'python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
-_SCHEMA_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
 
+
+# Secrets whose deploy/*.env.example value ("change-me...") must not reach production.
+PLACEHOLDER_CHECKED = ("CCHC_SECRET_KEY", "CCHC_METRICS_TOKEN", "CCHC_WEBCHAT_SECRET", "TELEGRAM_WEBHOOK_SECRET")
 
 # Variables kept in Settings.extra (Bot.env): the bot's own and the channels' (checked by their adapters).
 EXTRA_PREFIXES = ("CCHC_", "ZALO_", "MESSENGER_")
@@ -42,6 +44,7 @@ class Settings:
     telegram_webhook_secret: str | None = None
     web_host: str = "127.0.0.1"
     web_port: int = 8080
+    worker_port: int | None = None  # `cchc-bot worker` serves /healthz /readyz /metrics here; None: no HTTP
     secret_key: str | None = None  # signs dashboard sessions; generated per start when unset
     content_reload_seconds: float = 10.0  # 0 disables watching the pack for edits
     inbox_dead_after: float = 10.0  # seconds without a heartbeat before a process's claims are taken over
@@ -77,23 +80,38 @@ class Settings:
 def _url(name: str, value: str, schemes: tuple[str, ...]) -> str:
     parsed = urlparse(value)
     if parsed.scheme not in schemes or not parsed.netloc:
-        raise ConfigError(f"{name}: expected a {'/'.join(schemes)} URL, got {value!r}")
+        raise ConfigError(f"{name} phải là địa chỉ {'/'.join(schemes)}:// (đang là {value!r})")
     return value
 
 
 def _number(get: Callable[[str], str | None], name: str, default: float, *, minimum: float,
             kind: type = int, strictly_above: bool = False, unit: str = "") -> Any:
-    """One numeric variable: parsed as `kind`, checked against `minimum`, or a ConfigError naming it."""
+    """One numeric variable: parsed as `kind`, checked against `minimum`, or a ConfigError naming it
+    (``unit``: Vietnamese, e.g. "giây")."""
     text = get(name) or str(default)
+    bound = f"{'>' if strictly_above else '≥'} {minimum:g}{' ' + unit if unit else ''}"
+    what = "số nguyên" if kind is int else "số"
     try:
         value = kind(text)
     except ValueError:
-        expected = "a whole number" if kind is int else (unit or "a number")
-        raise ConfigError(f"{name}: expected {expected}, got {text!r}") from None
+        raise ConfigError(f"{name} phải là {what} {bound} (đang là {text!r})") from None
     if value < minimum or (strictly_above and value == minimum):
-        bound = f"more than {minimum:g}" if strictly_above else f"at least {minimum:g}"
-        raise ConfigError(f"{name}: must be {bound}{' ' + unit if unit else ''}")
+        raise ConfigError(f"{name} phải là {what} {bound} (đang là {text!r})")
     return value
+
+
+def _port(get: Callable[[str], str | None], name: str, default: int | None) -> int | None:
+    """A TCP port 0-65535 (``default`` when unset), or a ConfigError naming the variable."""
+    text = get(name)
+    if text is None:
+        return default
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"{name} phải là số cổng từ 0 đến 65535 (đang là {text!r})")
+    return port
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -104,30 +122,31 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         value = env.get(name, "").strip()
         return value or None
 
+    for name in PLACEHOLDER_CHECKED:  # the env file templates' "change-me-..." values left in place
+        if "change-me" in (get(name) or "").lower():
+            raise ConfigError(f"{name} vẫn là giá trị mẫu trong tệp cấu hình: hãy thay bằng giá trị ngẫu nhiên "
+                              f"(tạo bằng: {MAKE_SECRET})")
+
     database_url = get("CCHC_DATABASE_URL") or DEFAULT_DATABASE_URL
     schema = get("CCHC_DATABASE_SCHEMA") or ""
-    if schema and (not database_url.startswith("postgresql") or not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", schema)):
-        raise ConfigError("CCHC_DATABASE_SCHEMA: a PostgreSQL schema name (a-z, 0-9, _), only with PostgreSQL")
     if not database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
         raise ConfigError(
-            "CCHC_DATABASE_URL: use sqlite+aiosqlite:///path.db or postgresql+asyncpg://user@host/db, "
-            f"got {database_url.split('://', 1)[0]!r}"
+            "CCHC_DATABASE_URL phải có dạng sqlite+aiosqlite:///đường/dẫn.db hoặc "
+            f"postgresql+asyncpg://user@host/db (đang là {database_url.split('://', 1)[0]!r}://...)"
         )
-
-    schema = get("CCHC_DATABASE_SCHEMA")
-    if schema is not None:
-        if not database_url.startswith("postgresql"):
-            raise ConfigError("CCHC_DATABASE_SCHEMA: only with PostgreSQL (CCHC_DATABASE_URL=postgresql+asyncpg://...)")
-        if not _SCHEMA_RE.match(schema):
-            raise ConfigError(f"CCHC_DATABASE_SCHEMA: a plain name (letters, digits, _; at most 63), got {schema!r}")
+    if schema and not database_url.startswith("postgresql"):
+        raise ConfigError("CCHC_DATABASE_SCHEMA chỉ dùng với PostgreSQL (CCHC_DATABASE_URL=postgresql+asyncpg://...)")
+    if schema and not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", schema):
+        raise ConfigError(f"CCHC_DATABASE_SCHEMA phải là tên schema PostgreSQL: chữ thường a-z, số 0-9, dấu _, "
+                          f"tối đa 63 ký tự (đang là {schema!r})")
 
     content_dir = Path(get("CCHC_CONTENT_DIR") or "content")
     if not content_dir.is_dir():
-        raise ConfigError(f"CCHC_CONTENT_DIR: {str(content_dir)!r} is not a directory")
+        raise ConfigError(f"CCHC_CONTENT_DIR phải là một thư mục có sẵn (đang là {str(content_dir)!r})")
 
     token = get("TELEGRAM_BOT_TOKEN")
     if token and not _TOKEN_RE.match(token):
-        raise ConfigError("TELEGRAM_BOT_TOKEN: does not look like a bot token (digits:letters from @BotFather)")
+        raise ConfigError("TELEGRAM_BOT_TOKEN không giống token của bot (dạng số:chữ, lấy từ @BotFather)")
 
     api_base = get("TELEGRAM_API_BASE_URL") or DEFAULT_TELEGRAM_API
     _url("TELEGRAM_API_BASE_URL", api_base, ("http", "https"))
@@ -138,43 +157,39 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         _url("TELEGRAM_WEBHOOK_URL", webhook_url, ("https",))
         parsed = urlparse(webhook_url)
         if parsed.query or parsed.fragment:
-            raise ConfigError("TELEGRAM_WEBHOOK_URL: no ?query or #fragment (the path alone is served)")
+            raise ConfigError("TELEGRAM_WEBHOOK_URL không được có ?tham số hay #đoạn (chỉ đường dẫn được phục vụ)")
         path = parsed.path.rstrip("/")
         if any(path == p or path.startswith(p + "/") for p in RESERVED_PATHS):
-            raise ConfigError(f"TELEGRAM_WEBHOOK_URL: the path {parsed.path!r} is already used by the web server; "
-                              f"use e.g. {DEFAULT_WEBHOOK_PATH}")
+            raise ConfigError(f"TELEGRAM_WEBHOOK_URL: đường dẫn {parsed.path!r} máy chủ web đã dùng; "
+                              f"hãy dùng ví dụ {DEFAULT_WEBHOOK_PATH}")
     secret = get("TELEGRAM_WEBHOOK_SECRET")
     if secret and not _SECRET_RE.match(secret):
-        raise ConfigError("TELEGRAM_WEBHOOK_SECRET: 1-256 characters of A-Z a-z 0-9 _ -")
+        raise ConfigError("TELEGRAM_WEBHOOK_SECRET phải gồm 1-256 ký tự A-Z a-z 0-9 _ -")
     if secret and (len(secret) < MIN_WEBHOOK_SECRET or len(set(secret)) < 8):
-        raise ConfigError(f"TELEGRAM_WEBHOOK_SECRET: too weak, use {MIN_WEBHOOK_SECRET}+ random characters "
-                          f"(make one: {MAKE_SECRET})")
+        raise ConfigError(f"TELEGRAM_WEBHOOK_SECRET quá yếu: dùng từ {MIN_WEBHOOK_SECRET} ký tự ngẫu nhiên "
+                          f"(tạo bằng: {MAKE_SECRET})")
     if webhook_url and not secret:
-        raise ConfigError("TELEGRAM_WEBHOOK_SECRET: required when TELEGRAM_WEBHOOK_URL is set")
+        raise ConfigError("TELEGRAM_WEBHOOK_SECRET là bắt buộc khi đặt TELEGRAM_WEBHOOK_URL")
 
     host = get("CCHC_WEB_HOST") or "127.0.0.1"
-    try:
-        port = int(get("CCHC_WEB_PORT") or "8080")
-    except ValueError:
-        raise ConfigError(f"CCHC_WEB_PORT: expected a number, got {get('CCHC_WEB_PORT')!r}") from None
-    if not 0 <= port <= 65535:
-        raise ConfigError(f"CCHC_WEB_PORT: {port} is outside 0-65535")
+    port = _port(get, "CCHC_WEB_PORT", 8080)
+    worker_port = _port(get, "CCHC_WORKER_PORT", None)
 
     secret_key = get("CCHC_SECRET_KEY")
     if secret_key and len(secret_key) < 32:
-        raise ConfigError("CCHC_SECRET_KEY: use at least 32 characters")
+        raise ConfigError(f"CCHC_SECRET_KEY phải dài ít nhất 32 ký tự (tạo bằng: {MAKE_SECRET})")
     if not secret_key and database_url.startswith("postgresql"):
         # PostgreSQL means several processes (workers, restarts behind a balancer): a key drawn per process
         # would log officials out whenever a request lands on another one. SQLite warns (bot.app).
-        raise ConfigError(f"CCHC_SECRET_KEY: required with PostgreSQL (32+ characters; make one: {MAKE_SECRET})")
+        raise ConfigError(f"CCHC_SECRET_KEY là bắt buộc với PostgreSQL (từ 32 ký tự; tạo bằng: {MAKE_SECRET})")
 
-    reload_seconds = _number(get, "CCHC_CONTENT_RELOAD_SECONDS", 10, minimum=0, kind=float, unit="seconds")
-    dead_after = _number(get, "CCHC_INBOX_DEAD_AFTER", 10, minimum=1, kind=float, unit="seconds")
+    reload_seconds = _number(get, "CCHC_CONTENT_RELOAD_SECONDS", 10, minimum=0, kind=float, unit="giây")
+    dead_after = _number(get, "CCHC_INBOX_DEAD_AFTER", 10, minimum=1, kind=float, unit="giây")
     keep_days = _number(get, "CCHC_INBOX_KEEP_DAYS", 14, minimum=1)
     pool_size = _number(get, "CCHC_DB_POOL_SIZE", 10, minimum=1)
     max_overflow = _number(get, "CCHC_DB_MAX_OVERFLOW", 20, minimum=0)
     pool_timeout = _number(get, "CCHC_DB_POOL_TIMEOUT", 30, minimum=0, kind=float, strictly_above=True,
-                           unit="seconds")
+                           unit="giây")
 
     return Settings(
         database_url=database_url,
@@ -192,6 +207,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         telegram_webhook_secret=secret,
         web_host=host,
         web_port=port,
+        worker_port=worker_port,
         secret_key=secret_key,
         # the channels' own variables travel with the rest (bot.app.add_zalo_oa... read them from bot.env)
         extra={k: v for k, v in env.items() if k.startswith(EXTRA_PREFIXES)},

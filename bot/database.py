@@ -12,8 +12,25 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Bring the database to `revision` (default: the newest); safe to run on every start."""
+    """Bring the database to `revision` (default: the newest); safe to run on every start. On PostgreSQL
+    the schema named by CCHC_DATABASE_SCHEMA (the engine's search_path) is created first when missing."""
+    await _create_schema(engine)
     await run_migrations(engine, MIGRATIONS_DIR, revision)
+
+
+async def _create_schema(engine: AsyncEngine) -> None:
+    import re
+
+    from sqlalchemy import text
+
+    if engine.dialect.name != "postgresql":
+        return
+    async with engine.begin() as conn:
+        if await conn.scalar(text("SELECT current_schema()")) is not None:
+            return  # the search_path's schema exists
+        wanted = str(await conn.scalar(text("SHOW search_path"))).split(",")[0].strip().strip('"')
+        if re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", wanted):  # the name bot.config accepted; never "$user"
+            await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{wanted}"'))
 
 
 @functools.cache

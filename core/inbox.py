@@ -98,10 +98,13 @@ class Inbox:
         max_attempts: int = 3,
         keep_days: int = 14,
         clock: Callable[[], dt.datetime] = utcnow,
+        claim_events: bool = True,
     ) -> None:
         """``handle``: ``Core.handle``; ``outbox``: where replies are owed and sent (its process id is this
         process's name in claims); ``dead_after``: seconds without a heartbeat after which a process's
-        claims are taken over; ``max_parallel``: turns run at once by this process."""
+        claims are taken over; ``max_parallel``: turns run at once by this process. ``claim_events=False``:
+        a sending process (`cchc-bot worker`): :meth:`run` beats, sweeps the outbox every ``poll_interval``
+        and prunes, but runs no turn (the receiving processes do)."""
         self.sessions = sessions
         self.handle = handle
         self.outbox = outbox
@@ -114,6 +117,7 @@ class Inbox:
         self.max_attempts = max_attempts
         self.keep_days = keep_days
         self.clock = clock
+        self.claim_events = claim_events
         self._wake = asyncio.Event()
         self._stopping = False
         self.jobs = Jobs(sessions, self.process_id, clock=clock)
@@ -180,8 +184,10 @@ class Inbox:
             await asyncio.shield(self.release())
 
     def stop(self) -> None:
-        """Stop claiming (graceful shutdown): :meth:`run` finishes the turns in flight and returns."""
+        """Stop claiming (graceful shutdown): :meth:`run` finishes the turns in flight and returns; an
+        outbox sweep in progress ends after its current message."""
         self._stopping = True
+        self.outbox.stop()
         self._wake.set()
 
     async def step(self, *, sweep_outbox: bool = True) -> int:
@@ -189,7 +195,7 @@ class Inbox:
         ``sweep_outbox``: also deliver owed messages nobody holds (retries, a stopped process's replies)."""
         free = self.max_parallel - len(self._running)
         started = 0
-        if free > 0:
+        if free > 0 and self.claim_events:
             for row_id, payload, attempts in await self._claim(free):
                 task = asyncio.create_task(self._turn(row_id, payload, attempts))
                 self._running.add(task)

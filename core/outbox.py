@@ -167,6 +167,7 @@ class Outbox:
         self.dead_after = dead_after
         self.clock = clock
         self._sent = SentMarks(sessions, clock)
+        self.stopping = False  # set by stop(): a sweep in progress ends after its current message
 
     # -- writing ----------------------------------------------------------------------------------------
     async def enqueue(self, session: AsyncSession, *, channel: str, external_id: str, replies: Sequence[Reply],
@@ -219,21 +220,32 @@ class Outbox:
         return sent
 
     async def run_once(self, limit: int = 100) -> int:
-        """Deliver due messages nobody alive holds (priority, then age); returns how many were sent."""
+        """Deliver due messages nobody alive holds (priority, then age) on the channels this process can
+        send on (the others are left to the processes that run them); returns how many were sent."""
+        if not self.senders:
+            return 0
         cutoff = self.clock() - dt.timedelta(seconds=self.dead_after)
         live = select(Process.id).where(Process.heartbeat_at >= cutoff)
         async with self.sessions() as session:
             rows = (await session.execute(
                 select(OutboxMessage.id, OutboxMessage.claimed_by)
                 .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= self.clock(),
+                       OutboxMessage.channel.in_(list(self.senders)),
                        or_(OutboxMessage.claimed_by.is_(None),
                            and_(OutboxMessage.claimed_by != self.process_id, OutboxMessage.claimed_by.not_in(live))))
                 .order_by(OutboxMessage.priority, OutboxMessage.id).limit(limit))).all()
         sent = 0
         for row_id, holder in rows:
+            if self.stopping:
+                break
             if await self._claim(row_id, holder):
                 sent += await self._deliver(row_id, claimed=True) == "sent"
         return sent
+
+    def stop(self) -> None:
+        """Shutting down: :meth:`run_once` claims nothing more (what it holds is released by the caller,
+        ``Inbox.release``); messages handed to :meth:`deliver` are still sent."""
+        self.stopping = True
 
     async def _claim(self, row_id: int, holder: str | None) -> bool:
         same = OutboxMessage.claimed_by.is_(None) if holder is None else OutboxMessage.claimed_by == holder
@@ -251,9 +263,8 @@ class Outbox:
         kind = MessageKind(row.kind)
         replies = [reply_from_dict(r) for r in row.replies]
         sender = self.senders.get(row.channel)
-        if sender is None:  # the channel does not run in this process (yet): another may send it
-            log.info("outbox: no sender for channel %s here; message %s waits", row.channel, row.id)
-            return await self._retry_later(row, "chưa có kênh để gửi", None)
+        if sender is None:  # the channel does not run in this process (a dashboard or CLI command)
+            return await self._leave(row)
         reply_to, tag = row.reply_to, ""
         if kind != MessageKind.REPLY:
             verdict = self.policies.get(row.channel, ALWAYS).decide(kind, await self.reach(row), self.clock())
@@ -369,6 +380,18 @@ class Outbox:
         if status != "sent":
             log.info("outbox: message %s on %s %s", row.id, row.channel, status)
         return status
+
+    async def _leave(self, row: OutboxMessage) -> str:
+        """Give the message back, still due and with no attempt counted: a process that runs the channel
+        (``run``, ``worker``) sends it at its next sweep instead of after a retry wait."""
+        log.info("outbox: no sender for channel %s here; message %s left to the sending processes", row.channel,
+                 row.id)
+        async with self.sessions.begin() as session:
+            await session.execute(update(OutboxMessage).where(
+                OutboxMessage.id == row.id, OutboxMessage.status == "pending",
+                or_(OutboxMessage.claimed_by.is_(None), OutboxMessage.claimed_by == self.process_id))
+                .values(claimed_by=None, reason="chưa có kênh để gửi"))
+        return "pending"
 
     async def _retry_later(self, row: OutboxMessage, reason: str, retry_after: float | None) -> str:
         attempt = row.attempts + 1

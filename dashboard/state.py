@@ -34,7 +34,7 @@ class DashboardConfig:
     def from_env(cls, env: Mapping[str, str]) -> DashboardConfig:
         raw = env.get("CCHC_DASHBOARD_TRUSTED_PROXIES", "").strip() or "1"
         if not raw.isdigit() or not 1 <= int(raw) <= 10:
-            raise ValueError("CCHC_DASHBOARD_TRUSTED_PROXIES must be a number from 1 to 10")
+            raise ValueError(f"CCHC_DASHBOARD_TRUSTED_PROXIES phải là số nguyên từ 1 đến 10 (đang là {raw!r})")
         return cls(secure_cookies=_flag(env.get("CCHC_DASHBOARD_SECURE_COOKIES", "")),
                    trust_proxy=_flag(env.get("CCHC_DASHBOARD_TRUST_PROXY", "")), trusted_proxies=int(raw))
 

@@ -38,7 +38,21 @@ def test_content_check_fails_on_a_broken_pack(tmp_path: Path) -> None:
 def test_invalid_configuration_is_one_clear_line(tmp_path: Path) -> None:
     result = run("db", "upgrade", env={"CCHC_WEB_PORT": "abc"})
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == ["Cấu hình sai: CCHC_WEB_PORT: expected a number, got 'abc'"]
+    assert result.stderr.strip().splitlines() == ["Cấu hình sai: CCHC_WEB_PORT phải là số cổng từ 0 đến 65535 (đang là 'abc')"]
+
+
+def test_an_unreachable_database_is_one_line_without_the_password() -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = run("db", "upgrade", env={"CCHC_DATABASE_URL": f"postgresql+asyncpg://cchc:s3cret-pw@127.0.0.1:{port}/cchc",
+                                       "CCHC_SECRET_KEY": "k" * 40})
+    assert result.returncode == 2
+    [line] = [x for x in result.stderr.splitlines() if "WARNING" not in x]
+    assert line.startswith(f"Không kết nối được cơ sở dữ liệu postgresql+asyncpg://cchc:***@127.0.0.1:{port}/cchc")
+    assert "s3cret-pw" not in result.stderr and "Traceback" not in result.stderr
 
 
 def test_terminal_chat_runs_the_same_handlers(tmp_path: Path) -> None:

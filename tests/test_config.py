@@ -1,4 +1,5 @@
 """Configuration: defaults work, and each mistake fails with one line naming the variable."""
+import re
 from pathlib import Path
 
 import pytest
@@ -43,14 +44,34 @@ def test_defaults_are_the_embedded_setup() -> None:
         ({"CCHC_CONTENT_RELOAD_SECONDS": "soon"}, "CCHC_CONTENT_RELOAD_SECONDS"),
         ({"CCHC_CONTENT_RELOAD_SECONDS": "-1"}, "CCHC_CONTENT_RELOAD_SECONDS"),
         ({"CCHC_DB_POOL_TIMEOUT": "0"}, "CCHC_DB_POOL_TIMEOUT"),
+        ({"CCHC_DB_POOL_SIZE": "abc"}, "CCHC_DB_POOL_SIZE"),
+        ({"CCHC_SECRET_KEY": "change-me-at-least-32-characters-long"}, "CCHC_SECRET_KEY"),
+        ({"CCHC_METRICS_TOKEN": "change-me-long-random"}, "CCHC_METRICS_TOKEN"),
+        ({"CCHC_WORKER_PORT": "tám"}, "CCHC_WORKER_PORT"),
+        ({"CCHC_DATABASE_SCHEMA": "cchc"}, "CCHC_DATABASE_SCHEMA"),
+        ({"CCHC_DATABASE_URL": "postgresql+asyncpg://u@h/db", "CCHC_SECRET_KEY": "k" * 32,
+          "CCHC_DATABASE_SCHEMA": "Bad-Name"}, "CCHC_DATABASE_SCHEMA"),
     ],
 )
 def test_invalid_configuration_names_the_variable(overrides: dict[str, str], variable: str) -> None:
     with pytest.raises(ConfigError) as err:
         load_settings(env(**overrides))
     message = str(err.value)
-    assert message.startswith(variable + ":")
+    assert message.startswith((variable + ":", variable + " "))
     assert "\n" not in message
+    # the operator reads Vietnamese: the variable's name as it is, the rest in Vietnamese
+    assert re.search("[ăâđêôơưáàảãạéèẻẽẹíìỉĩịóòỏõọúùủũụýỳỷỹỵấầẩẫậắằẳẵặếềểễệốồổỗộớờởỡợứừửữự]", message), message
+
+
+def test_a_number_error_says_what_is_expected_and_what_was_given() -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings(env(CCHC_DB_POOL_SIZE="abc"))
+    assert str(err.value) == "CCHC_DB_POOL_SIZE phải là số nguyên ≥ 1 (đang là 'abc')"
+
+
+def test_worker_port_is_optional() -> None:
+    assert load_settings(env()).worker_port is None
+    assert load_settings(env(CCHC_WORKER_PORT="8081")).worker_port == 8081
 
 
 def test_token_and_webhook_accepted() -> None:

@@ -75,31 +75,31 @@ class MessengerSettings:
             for name, value in secrets_given.items():
                 if not value:
                     others = ", ".join(n for n, v in secrets_given.items() if v)
-                    raise ValueError(f"{name} is required when {others} is set")
+                    raise ValueError(f"{name} là bắt buộc khi đã đặt {others}")
                 if any(c.isspace() for c in value) or not value.isprintable():
-                    raise ValueError(f"{name} must not contain spaces or control characters")
+                    raise ValueError(f"{name} không được chứa dấu cách hay ký tự điều khiển")
             if len(verify) > 256:
-                raise ValueError("MESSENGER_VERIFY_TOKEN must be at most 256 characters")
+                raise ValueError("MESSENGER_VERIFY_TOKEN dài tối đa 256 ký tự")
 
         path = get("MESSENGER_WEBHOOK_PATH") or DEFAULT_WEBHOOK_PATH
         if not _PATH_RE.match(path) or "//" in path or len(path) > 200:
-            raise ValueError(f"MESSENGER_WEBHOOK_PATH must be a path like {DEFAULT_WEBHOOK_PATH}, got {path[:80]!r}")
+            raise ValueError(f"MESSENGER_WEBHOOK_PATH phải là đường dẫn như {DEFAULT_WEBHOOK_PATH} (đang là {path[:80]!r})")
 
         base = (get("MESSENGER_GRAPH_BASE_URL") or DEFAULT_GRAPH_BASE_URL).rstrip("/")
         parts = urlsplit(base)
         if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
-            raise ValueError(f"MESSENGER_GRAPH_BASE_URL must be an http(s) URL like {DEFAULT_GRAPH_BASE_URL}, "
-                             f"got {base[:80]!r}")
+            raise ValueError(f"MESSENGER_GRAPH_BASE_URL phải là địa chỉ http(s) như {DEFAULT_GRAPH_BASE_URL} "
+                             f"(đang là {base[:80]!r})")
         if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
-            raise ValueError("MESSENGER_GRAPH_BASE_URL must use https (plain http only for a local fake on loopback)")
+            raise ValueError("MESSENGER_GRAPH_BASE_URL phải dùng https (http chỉ dùng cho API giả lập trên máy, 127.0.0.1)")
 
         version = get("MESSENGER_API_VERSION") or DEFAULT_API_VERSION
         if not _VERSION_RE.match(version):
-            raise ValueError(f"MESSENGER_API_VERSION must look like {DEFAULT_API_VERSION}, got {version[:20]!r}")
+            raise ValueError(f"MESSENGER_API_VERSION phải có dạng {DEFAULT_API_VERSION} (đang là {version[:20]!r})")
 
         tag = get("MESSENGER_UPDATE_TAG").upper()
         if tag and tag not in KNOWN_TAGS:
-            raise ValueError(f"MESSENGER_UPDATE_TAG must be empty or one of {', '.join(sorted(KNOWN_TAGS))}, "
-                             f"got {tag[:40]!r}")
+            raise ValueError(f"MESSENGER_UPDATE_TAG phải để trống hoặc là một trong {', '.join(sorted(KNOWN_TAGS))} "
+                             f"(đang là {tag[:40]!r})")
         return cls(page_access_token=token, app_secret=secret, verify_token=verify, webhook_path=path,
                    graph_base_url=base, api_version=version, update_tag=tag)

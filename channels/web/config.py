@@ -28,8 +28,8 @@ def _origin(name: str, value: str) -> str:
     parsed = urlparse(value.strip())
     if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.path not in ("", "/") \
             or parsed.query or parsed.fragment:
-        raise ValueError(f"{name}: expected origins like https://portal.gov.vn (scheme and host only), "
-                         f"got {value.strip()!r}")
+        raise ValueError(f"{name} phải là các nguồn dạng https://portal.gov.vn (chỉ giao thức và tên miền) "
+                         f"(đang là {value.strip()!r})")
     return f"{parsed.scheme}://{parsed.netloc}".lower()
 
 
@@ -40,9 +40,9 @@ def _rate(name: str, value: str | None, default: tuple[int, float]) -> tuple[int
         count, seconds = value.split("/", 1)
         parsed = (int(count), float(seconds))
     except ValueError:
-        raise ValueError(f"{name}: expected count/seconds such as 20/60, got {value!r}") from None
+        raise ValueError(f"{name} phải có dạng số lần/số giây, ví dụ 20/60 (đang là {value!r})") from None
     if parsed[0] < 1 or parsed[1] <= 0:
-        raise ValueError(f"{name}: count must be at least 1 and seconds more than 0")
+        raise ValueError(f"{name}: số lần phải ≥ 1 và số giây phải > 0 (đang là {value!r})")
     return parsed
 
 
@@ -68,7 +68,7 @@ class WebchatConfig:
                             if o.strip())
         keys = tuple(s.strip() for s in get("CCHC_WEBCHAT_SECRET").split(",") if s.strip())
         if any(len(k) < 32 for k in keys):
-            raise ValueError("CCHC_WEBCHAT_SECRET: each secret needs at least 32 characters")
+            raise ValueError("CCHC_WEBCHAT_SECRET: mỗi khóa phải dài ít nhất 32 ký tự")
         if not keys:
             if secret_key:
                 keys = (hashlib.sha256(b"cchc-webchat\x00" + secret_key.encode()).hexdigest(),)
@@ -78,13 +78,13 @@ class WebchatConfig:
                 keys = (secrets.token_urlsafe(48),)
         samesite = get("CCHC_WEBCHAT_COOKIE_SAMESITE") or "Lax"
         if samesite.capitalize() not in ("Lax", "Strict", "None"):
-            raise ValueError(f"CCHC_WEBCHAT_COOKIE_SAMESITE: Lax, Strict or None, got {samesite!r}")
+            raise ValueError(f"CCHC_WEBCHAT_COOKIE_SAMESITE phải là Lax, Strict hoặc None (đang là {samesite!r})")
         zalo = get("CCHC_ZALO_OA_URL")
         if zalo and urlparse(zalo).scheme != "https":
-            raise ValueError(f"CCHC_ZALO_OA_URL: expected an https link (https://zalo.me/...), got {zalo!r}")
+            raise ValueError(f"CCHC_ZALO_OA_URL phải là liên kết https (https://zalo.me/...) (đang là {zalo!r})")
         username = get("CCHC_TELEGRAM_USERNAME").lstrip("@")
         if username and not username.replace("_", "").isalnum():
-            raise ValueError(f"CCHC_TELEGRAM_USERNAME: a bot username such as TroLyCCHC_bot, got {username!r}")
+            raise ValueError(f"CCHC_TELEGRAM_USERNAME phải là tên bot, ví dụ TroLyCCHC_bot (đang là {username!r})")
         return cls(
             origins=origins, secrets=keys, samesite=samesite.capitalize(),
             rate_visitor=_rate("CCHC_WEBCHAT_RATE_VISITOR", get("CCHC_WEBCHAT_RATE_VISITOR"), (20, 60.0)),

@@ -44,7 +44,7 @@ async def token_status(sessions, app_id: str) -> str:  # noqa: ANN001
 
 
 def _run(args: argparse.Namespace) -> int:
-    from core.storage.db import make_engine, session_factory
+    from core.storage.db import session_factory
 
     cli: CliHost = args.cli
     settings = cli.settings()
@@ -60,7 +60,7 @@ def _run(args: argparse.Namespace) -> int:
             return 2
 
     async def main() -> int:
-        engine = make_engine(settings.database_url)
+        engine = settings.make_engine()  # its schema (CCHC_DATABASE_SCHEMA) and pool, as every command
         try:
             await cli.upgrade(engine)
             sessions = session_factory(engine)

@@ -1,8 +1,9 @@
-"""`cchc-bot bulletin import|list|send|schedule|confirm|pause|resume|cancel|status` and `cchc-bot worker`.
+"""`cchc-bot bulletin import|list|send|schedule|confirm|pause|resume|cancel|status`.
 
 `bulletin send N` starts issue N (by its number; `--id` for the database id) now; `--wait` stays and
-delivers in this process, printing progress. `worker` runs only the delivery engine and the scheduler:
-start several (any hosts sharing the database) and they split the broadcast and the channel's cap.
+delivers in this process, printing progress. Without `--wait` the `run` and `worker` processes deliver it
+(`cchc-bot worker`, bot/worker.py: start several, on any hosts sharing the database, and they split the
+broadcast and the channel's cap).
 """
 from __future__ import annotations
 
@@ -115,31 +116,6 @@ def cmd_bulletin(args: argparse.Namespace) -> int:
     return asyncio.run(main())
 
 
-def cmd_worker(args: argparse.Namespace) -> int:
-    from features.bulletin.scheduler import Scheduler
-
-    async def main() -> None:
-        built, service = await _service(args.cli, senders=True)
-        try:
-            if not service.channels or not any(ch in built.senders for ch in service.channels):
-                print("Không có kênh nào để gửi bản tin (thiếu TELEGRAM_BOT_TOKEN?).", file=sys.stderr)
-                return
-            engine = service.make_engine()
-            tasks = [asyncio.create_task(engine.run())]
-            if not args.no_scheduler:
-                tasks.append(asyncio.create_task(Scheduler(service).run()))
-            print(f"Worker {engine.worker_id}: đang gửi bản tin.", file=sys.stderr)
-            await asyncio.gather(*tasks)
-        finally:
-            await args.cli.close_host(built)
-
-    try:
-        asyncio.run(main())
-    except KeyboardInterrupt:
-        pass
-    return 0
-
-
 def add_commands(sub: argparse._SubParsersAction, cli: CliHost) -> None:
     bulletin = sub.add_parser("bulletin", help="bản tin Cải cách hành chính")
     actions = bulletin.add_subparsers(dest="action", required=True)
@@ -161,6 +137,3 @@ def add_commands(sub: argparse._SubParsersAction, cli: CliHost) -> None:
         if name == "confirm":
             p.add_argument("--by", default="cli", help="người xác nhận")
         p.set_defaults(func=cmd_bulletin, cli=cli)
-    worker = sub.add_parser("worker", help="chỉ chạy bộ gửi bản tin và bộ lập lịch (nhiều tiến trình được)")
-    worker.add_argument("--no-scheduler", action="store_true")
-    worker.set_defaults(func=cmd_worker, cli=cli)

@@ -4,7 +4,7 @@
   templates and labels;
 * install: ``services.extra["bulletin"]`` = :class:`BulletinService`; background tasks: the delivery
   engine and the scheduler; the public archive at ``/bantin``; the dashboard's "Bản tin" pages;
-* CLI: ``cchc-bot bulletin ...`` and ``cchc-bot worker``.
+* CLI: ``cchc-bot bulletin ...`` (``cchc-bot worker``, bot/worker.py, runs the engine and scheduler too).
 """
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def install(host: Host, *, engine: bool = True, scheduler: bool = True, web: boo
     if engine:
         host.background.append(run_engine)
     if scheduler:
-        host.background.append(Scheduler(service).run)
+        host.background.append(Scheduler(service, jobs=services.extra.get("jobs")).run)  # one tick at a time
     if web:
         from features.bulletin.web import register_routes
 

@@ -1,7 +1,9 @@
 """Starts scheduled issues on time — or holds a late one for an official's confirmation.
 
-Every worker may run the scheduler: starting an issue is one atomic transition (``scheduled`` →
-``sending`` together with creating its delivery rows), so two workers never both start it.
+Every process may run the scheduler: starting an issue is one atomic transition (``scheduled`` →
+``sending`` together with creating its delivery rows), so two processes never both start it. With the
+process's single jobs (core/jobs.py) a tick runs in one process at a time, once per ``interval``, across
+all of them (the others do not query for due issues in vain).
 """
 from __future__ import annotations
 
@@ -9,15 +11,17 @@ import asyncio
 import datetime as dt
 import logging
 
+from core.jobs import Jobs, every
 from features.bulletin.service import BulletinService
 
 log = logging.getLogger(__name__)
 
 
 class Scheduler:
-    def __init__(self, service: BulletinService, *, interval: float = 30.0) -> None:
+    def __init__(self, service: BulletinService, *, interval: float = 30.0, jobs: Jobs | None = None) -> None:
         self.service = service
         self.interval = interval
+        self.jobs = jobs
 
     async def tick(self, now: dt.datetime | None = None) -> dict[str, list[int]]:
         """One pass: start what is due, hold what is stale. Returns {"started": [...], "held": [...]}."""
@@ -48,9 +52,15 @@ class Scheduler:
                 log.info("bulletin files: %d new, %d updated", result.created, result.updated)
         except Exception:  # noqa: BLE001
             log.exception("importing bulletin files failed")
+        # due a little before the next poll, so the process that ran this tick may run the next one too
+        period = every(dt.timedelta(seconds=self.interval * 0.8))
         while True:
             try:
-                await self.tick()
+                if self.jobs is None:
+                    await self.tick()
+                else:
+                    await self.jobs.run_once("bulletin-schedule", self.tick, period,
+                                             lease=dt.timedelta(minutes=10))
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - try again at the next tick

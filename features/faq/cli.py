@@ -60,10 +60,10 @@ def cmd_unanswered(args: argparse.Namespace) -> int:
 
 
 def _learned_store(settings):  # noqa: ANN001, ANN202
-    from core.storage.db import make_engine, session_factory
+    from core.storage.db import session_factory
     from features.faq.learning import LearnedStore
 
-    engine = make_engine(settings.database_url)
+    engine = settings.make_engine()  # its schema (CCHC_DATABASE_SCHEMA) and pool, as every command
     return engine, LearnedStore(session_factory(engine))
 
 

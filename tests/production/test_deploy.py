@@ -54,6 +54,12 @@ def test_compose_runs_postgres_two_bots_a_worker_and_nginx_with_real_commands() 
         args = parser.parse_args(services[name]["command"])  # SystemExit on an unknown command
         assert callable(args.func), name
     assert services["bot1"]["command"][0] == "run" and services["worker"]["command"] == ["worker"]
+    # the worker's own environment map replaces the anchor's: it must still name the database, and serve
+    # /healthz where the image's HEALTHCHECK looks
+    worker_env = services["worker"]["environment"]
+    assert worker_env["CCHC_DATABASE_URL"] == services["bot1"]["environment"]["CCHC_DATABASE_URL"]
+    health_port = re.search(r"http://127\.0\.0\.1:(\d+)/healthz", _dockerfile())
+    assert health_port and worker_env["CCHC_WORKER_PORT"] == health_port.group(1)
     build = services["bot1"]["build"]
     assert (DEPLOY / build["context"] / build["dockerfile"]).resolve() == (DEPLOY / "Dockerfile").resolve()
     mount = services["nginx"]["volumes"][0].split(":")[0]
