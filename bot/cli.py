@@ -202,6 +202,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """A sending process (bot/worker.py): the outbox, the bulletin, the single jobs; SIGTERM stops it."""
+    from bot.loop import run as run_loop
     from bot.worker import build_worker, describe, platform_channels, run_worker
 
     settings = settings_or_exit()
@@ -220,7 +221,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         await run_worker(bot, _stop_on_signals())
 
     try:
-        asyncio.run(main())
+        run_loop(main())
     except KeyboardInterrupt:
         pass
     except OSError as exc:  # CCHC_WORKER_PORT is taken
