@@ -298,8 +298,8 @@ def pool_env(processes: int) -> dict[str, str]:
     """Each process's PostgreSQL pool: ``processes`` x (size + overflow) stays under PostgreSQL's
     max_connections (100 here) beside the benchmark's own connections. Overflow connections are opened and
     closed around every burst (each a new TLS-tried connection with a cold statement cache), so the pool is
-    all steady size: ``BENCH_POOL`` per process in all (default 60 shared among the processes)."""
-    total = int(os.environ.get("BENCH_POOL", "60"))
+    all steady size: the product's 30 per process (25 + 5), at most ``BENCH_POOL`` (default 90) in all."""
+    total = min(30 * processes, int(os.environ.get("BENCH_POOL", "90")))
     return {"CCHC_DB_POOL_SIZE": str(max(2, total // processes)), "CCHC_DB_MAX_OVERFLOW": "0"}
 
 

@@ -49,8 +49,8 @@ class Settings:
     content_reload_seconds: float = 10.0  # 0 disables watching the pack for edits
     inbox_dead_after: float = 10.0  # seconds without a heartbeat before a process's claims are taken over
     inbox_keep_days: int = 14  # handled events and sent replies are pruned after this many days
-    db_pool_size: int = 10  # PostgreSQL connections kept open
-    db_max_overflow: int = 20  # extra connections opened under load (closed when idle)
+    db_pool_size: int = 25  # PostgreSQL connections kept open
+    db_max_overflow: int = 5  # extra connections opened under a burst (closed again at once)
     db_pool_timeout: float = 30.0  # seconds a transaction may wait for a connection
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -186,8 +186,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     reload_seconds = _number(get, "CCHC_CONTENT_RELOAD_SECONDS", 10, minimum=0, kind=float, unit="giây")
     dead_after = _number(get, "CCHC_INBOX_DEAD_AFTER", 10, minimum=1, kind=float, unit="giây")
     keep_days = _number(get, "CCHC_INBOX_KEEP_DAYS", 14, minimum=1)
-    pool_size = _number(get, "CCHC_DB_POOL_SIZE", 10, minimum=1)
-    max_overflow = _number(get, "CCHC_DB_MAX_OVERFLOW", 20, minimum=0)
+    pool_size = _number(get, "CCHC_DB_POOL_SIZE", 25, minimum=1)
+    max_overflow = _number(get, "CCHC_DB_MAX_OVERFLOW", 5, minimum=0)
     pool_timeout = _number(get, "CCHC_DB_POOL_TIMEOUT", 30, minimum=0, kind=float, strictly_above=True,
                            unit="giây")
 

@@ -28,8 +28,11 @@ class PoolSettings:
     channel adapters cap their concurrency at twice it (`core.storage.db.max_concurrent_turns`), so a burst
     waits in their queue, not on the pool."""
 
-    size: int = 10
-    max_overflow: int = 20
+    # Mostly steady: an overflow connection is closed as soon as it is returned and opened again at the
+    # next burst (a new connection, TLS tried, statement cache cold) — the turn benchmark lost most of its
+    # speed to that with 10 + 20. 30 per process keeps 3 processes under PostgreSQL's default 100.
+    size: int = 25
+    max_overflow: int = 5
     timeout: float = 30.0  # seconds a transaction may wait for a free connection before failing
 
     @property
