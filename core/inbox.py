@@ -300,10 +300,12 @@ class Inbox:
         fresh: dict[int, OutboxMessage] = {}
         closing: list[list[Reply]] = []
 
-        async def also(session: AsyncSession, replies: list[Reply]) -> None:
+        async def also(session: AsyncSession, replies: list[Reply], deferred: bool = True) -> None:
+            """The turn's closing writes; ``deferred``: the person may have messages waiting (begin_turn
+            read it; False skips releasing them)."""
             await session.execute(_EVENT_DONE, {"b_id": row_id, "b_at": self.clock()})
             owed[:] = await self.outbox.release_deferred(session, incoming.channel, incoming.user_id,
-                                                          incoming.message_id)
+                                                          incoming.message_id) if deferred else []
             row = await self.outbox.enqueue_row(session, channel=incoming.channel, external_id=incoming.user_id,
                                                 replies=replies, kind=MessageKind.REPLY, ref=f"inbox:{row_id}",
                                                 reply_to=incoming.message_id, claim=True)

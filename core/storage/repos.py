@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.storage.db import single
-from core.storage.models import DialogueState, Interaction, User, utcnow
+from core.storage.models import DialogueState, Interaction, OutboxMessage, User, utcnow
 from core.storage.upsert import insert_for
 
 
@@ -67,7 +67,14 @@ RECENT_TURNS_WINDOW = 60  # seconds: `begin_turn` counts the user's turns in thi
 _RECENT = (select(func.count()).select_from(Interaction)  # the per-user rate limit's count (core/turns.py)
            .where(Interaction.user_id == User.id, Interaction.created_at >= bindparam("b_since"))
            .correlate(User).scalar_subquery())
-_BEGIN_TURN = (select(User, DialogueState, _RECENT).outerjoin(DialogueState, DialogueState.user_id == User.id)
+# Messages waiting for this person to write again (core/outbox.py): when there are none — nearly always —
+# the turn's closing transaction skips releasing them (one statement less per turn).
+_HAS_DEFERRED = (select(OutboxMessage.id).where(OutboxMessage.channel == User.channel,
+                                                 OutboxMessage.external_id == User.external_id,
+                                                 OutboxMessage.status == "deferred")
+                 .correlate(User).exists())
+_BEGIN_TURN = (select(User, DialogueState, _RECENT, _HAS_DEFERRED)
+               .outerjoin(DialogueState, DialogueState.user_id == User.id)
                .where(User.channel == bindparam("b_channel"), User.external_id == bindparam("b_external")))
 BlockedHook = Callable[[AsyncSession, list[int], dt.datetime], Awaitable[None]]
 
@@ -101,6 +108,7 @@ class Store:
             user, row = (found[0], found[1]) if found is not None else (None, None)
             if user is not None:
                 user.recent_turns = int(found[2] or 0)  # not a column: turns in the last RECENT_TURNS_WINDOW s
+                user.has_deferred = bool(found[3])  # not a column: messages wait for this person's next message
             expired = row is not None and row.expires_at is not None and row.expires_at <= utcnow()
             state = None if row is None or expired else FlowState(row.flow, row.step, dict(row.data or {}),
                                                                    row.expires_at)
