@@ -89,18 +89,21 @@ _RELEASE_DEFERRED = (
 class SentMarks:
     """Marks sent messages in groups: one UPDATE for every message that finished sending while the previous
     UPDATE ran ("group commit"). Under load a turn's own "sent" write is shared with the turns around it;
-    alone it is written at once, with no added wait. :meth:`mark` returns when the mark is durable.
+    alone it is written at once, with no added wait. :meth:`mark` returns when the mark is durable, or when
+    the database refused it ``ATTEMPTS`` times: the message WAS sent, so the sender goes on and the mark is
+    written later, retried in the background (at most every ``MAX_WAIT`` s) until it lands.
 
     A crash after a send and before its mark means that message is sent again by whoever takes it over —
     the same as a crash during the send itself: one message per person at most, because a person's next
     event waits until their previous replies are marked (core/inbox.py)."""
 
-    ATTEMPTS = 4  # a database hiccup is retried (0.05, 0.1, 0.2 s) before the marks are given up as failed
+    ATTEMPTS = 4  # a database hiccup is retried (0.05, 0.1, 0.2 s) while the senders wait
+    MAX_WAIT = 5.0  # seconds between background attempts after that
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Callable[[], dt.datetime]) -> None:
         self.sessions = sessions
         self.clock = clock
-        self._waiting: list[tuple[int, str, asyncio.Future[None]]] = []
+        self._waiting: list[tuple[int, str, asyncio.Future[None] | None]] = []
         self._writer: asyncio.Task[None] | None = None
 
     async def mark(self, row_id: int, tag: str = "") -> None:
@@ -110,30 +113,47 @@ class SentMarks:
             self._writer = asyncio.create_task(self._write())
         await asyncio.shield(done)  # a cancelled sender still gets its message marked
 
+    @property
+    def unmarked(self) -> int:
+        """Sent messages whose mark is not written yet (tests, diagnostics)."""
+        return len(self._waiting)
+
     async def _write(self) -> None:
+        failures = 0
         while self._waiting:
             group, self._waiting = self._waiting, []
-            by_tag: dict[str, list[int]] = collections.defaultdict(list)
-            for row_id, tag, _done in group:
-                by_tag[tag].append(row_id)
-            error: BaseException | None = None
-            for attempt in range(self.ATTEMPTS):
-                try:
-                    async with single(self.sessions) if len(by_tag) == 1 else self.sessions.begin() as session:
-                        for tag, ids in by_tag.items():
-                            await session.execute(
-                                update(OutboxMessage).where(OutboxMessage.id.in_(ids))
-                                .values(status="sent", reason="", claimed_by=None, attempts=OutboxMessage.attempts + 1,
-                                        sent_at=self.clock(), tag=tag)
-                                .execution_options(synchronize_session=False))
-                    error = None
-                    break
-                except Exception as exc:  # noqa: BLE001 - retried, then reported to every waiter
-                    error = exc
-                    await asyncio.sleep(0.05 * 2 ** attempt)
+            if await self._update(group):
+                failures = 0
+            else:
+                failures += 1
+                if failures >= self.ATTEMPTS:  # the senders go on; the marks stay queued
+                    for _row_id, _tag, done in group:
+                        if done is not None and not done.done():
+                            done.set_result(None)
+                    group = [(row_id, tag, None) for row_id, tag, _done in group]
+                self._waiting = group + self._waiting
+                await asyncio.sleep(min(self.MAX_WAIT, 0.05 * 2 ** (failures - 1)))
+                continue
             for _row_id, _tag, done in group:
-                if not done.done():
-                    done.set_exception(error) if error is not None else done.set_result(None)
+                if done is not None and not done.done():
+                    done.set_result(None)
+
+    async def _update(self, group: list[tuple[int, str, asyncio.Future[None] | None]]) -> bool:
+        by_tag: dict[str, list[int]] = collections.defaultdict(list)
+        for row_id, tag, _done in group:
+            by_tag[tag].append(row_id)
+        try:
+            async with single(self.sessions) if len(by_tag) == 1 else self.sessions.begin() as session:
+                for tag, ids in by_tag.items():
+                    await session.execute(
+                        update(OutboxMessage).where(OutboxMessage.id.in_(ids))
+                        .values(status="sent", reason="", claimed_by=None, attempts=OutboxMessage.attempts + 1,
+                                sent_at=self.clock(), tag=tag)
+                        .execution_options(synchronize_session=False))
+            return True
+        except Exception as exc:  # noqa: BLE001 - retried (see the class docstring)
+            log.warning("outbox: marking %d sent messages failed (%s); trying again", len(group), type(exc).__name__)
+            return False
 
 
 class Outbox:

@@ -90,3 +90,33 @@ async def test_a_single_statement_write_is_durable_when_it_returns(db_engine) ->
 async def _schema(engine) -> str:  # noqa: ANN001
     async with engine.connect() as conn:
         return (await conn.execute(text("select current_schema()"))).scalar_one()
+
+
+async def test_a_mark_the_database_refuses_is_written_later_and_the_sender_goes_on(sqlite_engine, monkeypatch) -> None:
+    from core.outbox import SentMarks
+
+    sessions = session_factory(sqlite_engine)
+    outbox = Outbox(sessions, {"telegram": Sink()}, process_id="p1", pacers=Pacers({"telegram": 1e6}))
+    async with sessions.begin() as session:
+        row = await outbox.enqueue_row(session, channel="telegram", external_id="9", replies=[Reply(text="a")],
+                                       kind=MessageKind.REPLY, claim=True)
+    real = SentMarks._update
+    refusals = iter(range(6))
+
+    async def flaky(self, group):  # noqa: ANN001, ANN202 - the database refuses six times, then accepts
+        if next(refusals, None) is not None:
+            return False
+        return await real(self, group)
+
+    monkeypatch.setattr(SentMarks, "_update", flaky)
+    monkeypatch.setattr(SentMarks, "MAX_WAIT", 0.05)
+    assert await asyncio.wait_for(outbox.deliver([row.id], rows={row.id: row}), 5) == 1  # the sender went on
+    for _ in range(100):
+        async with sessions() as session:
+            if (await session.get(OutboxMessage, row.id)).status == "sent":
+                break
+        await asyncio.sleep(0.05)
+    async with sessions() as session:
+        stored = await session.get(OutboxMessage, row.id)
+    assert (stored.status, stored.claimed_by) == ("sent", None)
+    assert outbox._sent.unmarked == 0
