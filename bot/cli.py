@@ -271,8 +271,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="không mở trò chuyện trong terminal khi thiếu token")
     run.set_defaults(func=cmd_run)
     sub.add_parser("chat", help="trò chuyện với bot trong terminal").set_defaults(func=cmd_chat)
-    sub.add_parser("worker", help="tiến trình gửi: tin nợ người dân (trả lời của cán bộ, thông báo trạng thái, "
-                   "gửi lại), bản tin, việc định kỳ; không nhận tin (chạy nhiều tiến trình được)"
+    worker_help = ("tiến trình gửi: tin nợ người dân (trả lời của cán bộ, thông báo trạng thái, gửi lại), bản tin, "
+                   "việc định kỳ; không nhận tin (chạy nhiều tiến trình được)")
+    sub.add_parser("worker", help=worker_help, description=worker_help[0].upper() + worker_help[1:] + ". "
+                   "Đặt CCHC_WORKER_PORT để mở /healthz, /readyz và /metrics; dừng bằng SIGTERM."
                    ).set_defaults(func=cmd_worker)
     db = sub.add_parser("db", help="cơ sở dữ liệu").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="áp dụng migration").set_defaults(func=cmd_db_upgrade)

@@ -59,5 +59,5 @@ def setup_dashboard(app: web.Application, pages: Sequence[Page] = ()) -> None:
     for page in pages:
         if page.routes is not None:
             page.routes(dash)
+    app.router.add_get("/dashboard", _to_index)  # before the sub-app: its prefix would answer 404 first
     app.add_subapp("/dashboard", dash)
-    app.router.add_get("/dashboard", _to_index)
