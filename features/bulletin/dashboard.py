@@ -148,6 +148,14 @@ async def _get(service, bulletin_id: int):
     return bulletin
 
 
+def zone_label(zone: str) -> str:
+    """The pack's time zone as officials read it: "giờ Việt Nam (UTC+7)", not "Asia/Ho_Chi_Minh"."""
+    if zone in ("Asia/Ho_Chi_Minh", "Asia/Saigon"):
+        return "giờ Việt Nam (UTC+7)"
+    offset = dt.datetime.now(ZoneInfo(zone)).strftime("%z")
+    return f"{zone} (UTC{offset[:3]}:{offset[3:]})"
+
+
 def _zone(service) -> ZoneInfo:
     return ZoneInfo(service.zone)
 
@@ -313,7 +321,7 @@ async def list_page(request: web.Request) -> web.StreamResponse:
     return render(request, "bulletins/list.html", {
         "items": items, "held": held, "can_author": can_author(request), "page": page,
         "prev_url": f"?page={page - 1}" if page > 1 else "", "next_url": f"?page={page + 1}" if more else "",
-        "zone": service.zone,
+        "zone": zone_label(service.zone),
     }, active="bulletin")
 
 
@@ -419,7 +427,7 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
         "report": report, "can_author": can_author(request),
         "editable": bulletin.status in ("draft", "scheduled"),
         "sched_date": when.astimezone(zone).date().isoformat(), "sched_time": when.astimezone(zone).strftime("%H:%M"),
-        "zone": service.zone, "cadence": service.settings.cadence,
+        "zone": zone_label(service.zone), "cadence": service.settings.cadence,
         "test_target": test_target, "test_env": TEST_CHATS_ENV,
         "subscribers": await service.store.count_subscribers() if bulletin.status in ("draft", "scheduled") else 0,
         "archive_url": f"{ARCHIVE_BASE}/{bulletin.number}" if bulletin.status in ("sending", "paused", "sent") else "",
@@ -485,7 +493,7 @@ async def _run(request, service, bulletin, action: str, form, me) -> tuple[bool,
         audit(request, "schedule", bid, when is not None, at=when.isoformat() if when else "-")
         if when is None:
             return False, f"Không lên lịch được: bản tin đang ở trạng thái “{status_label(bulletin)}”."
-        return True, f"Đã lên lịch gửi số {bulletin.number} lúc {_local(when, _zone(service))} ({service.zone})."
+        return True, f"Đã lên lịch gửi số {bulletin.number} lúc {_local(when, _zone(service))} ({zone_label(service.zone)})."
     if action == "publish":
         if form.get("confirm") != "1":
             audit(request, "publish", bid, False, reason="not-confirmed")

@@ -82,6 +82,7 @@ async def test_create_preview_test_schedule_publish_progress_pause_resume_cancel
         # list and preview: the <script> title printed as text, never as markup
         listing = await (await client.get("/dashboard/bulletins")).text()
         assert "Tin &lt;script&gt;alert(1)&lt;/script&gt; mới" in listing and "<script>" not in listing
+        assert "giờ Việt Nam (UTC+7)" in listing and "Asia/Ho_Chi_Minh" not in listing  # officials' words
         page = await client.get(detail_url)
         html = await page.text()
         assert "<script>" not in html and html.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 2
