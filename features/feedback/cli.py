@@ -124,7 +124,7 @@ def stats_table(st, service, pack) -> str:
     lines = [
         f"Tổng số phản ánh: {st.total}",
         f"Đang mở quá hạn: {st.overdue_open}",
-        f"Đã trả lời: {st.answered} (đúng hạn: {st.answered_on_time}, tỉ lệ đúng hạn: {rate.replace('.', ',')})",
+        f"Đã giải quyết xong: {st.answered} (đúng hạn: {st.answered_on_time}, tỉ lệ đúng hạn: {rate.replace('.', ',')})",
         f"Được đánh giá: {st.rated} (điểm trung bình: {average})",
         "",
     ]
