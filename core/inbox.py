@@ -71,8 +71,9 @@ async def beat(sessions: async_sessionmaker[AsyncSession], process_id: str, now:
                               .on_conflict_do_update(index_elements=["id"], set_={"heartbeat_at": now}))
 
 
-def live_process_ids(cutoff: dt.datetime) -> Any:
-    """SELECT of the ids of processes that beat since ``cutoff`` (for ``NOT IN`` claim checks)."""
+def live_process_ids(cutoff: Any) -> Any:
+    """SELECT of the ids of processes that beat since ``cutoff`` (a datetime, or a bound parameter of a
+    statement built once) — for ``NOT IN`` claim checks."""
     return select(Process.id).where(Process.heartbeat_at >= cutoff)
 
 
@@ -245,9 +246,6 @@ class Inbox:
                                              .where(InboxEvent.status == "pending")) or 0)
 
     # -- claims -----------------------------------------------------------------------------------------
-    def _live_ids(self) -> Any:
-        return live_process_ids(self.clock() - dt.timedelta(seconds=self.dead_after))
-
     def _claim_statement(self) -> Any:
         """The claim, built once per inbox (``cutoff`` and ``lim`` bound at each call): the statement runs
         at every wake-up, and building it and its cache key again each time cost more than running it."""
@@ -256,7 +254,7 @@ class Inbox:
         older = aliased(InboxEvent)
         first_of_user = ~select(older.id).where(
             older.user_key == InboxEvent.user_key, older.status == "pending", older.id < InboxEvent.id).exists()
-        live = select(Process.id).where(Process.heartbeat_at >= bindparam("cutoff"))
+        live = live_process_ids(bindparam("cutoff"))
         claimable = or_(InboxEvent.claimed_by.is_(None), and_(InboxEvent.claimed_by != self.process_id,
                                                               InboxEvent.claimed_by.not_in(live)))
         replies_sent = ~select(OutboxMessage.id).where(  # the previous turn's replies went out first

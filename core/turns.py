@@ -188,15 +188,13 @@ def no_such_option(ctx: Context, number: int) -> Reply:
                  buttons=[[Button(label=str(label), payload=str(payload))] for label, payload in zip(labels, options)])
 
 
-def _log_entry(ctx: Context) -> dict[str, Any] | None:
-    """The turn's interaction-log row (keywords of `Store.log_interaction`), or None when the handler
-    already wrote it itself (`log_kind = "logged"`, e.g. the FAQ, whose rating buttons need the row id)."""
+def _log_entry(ctx: Context) -> dict[str, Any]:
+    """The turn's interaction-log row (keywords of `Store.log_interaction`): the one the handler fixed
+    (`ctx.log_now`, e.g. the FAQ), or one made of the turn's `log_*` fields."""
     incoming = ctx.incoming
     base = {"user_id": ctx.user.id, "channel": incoming.channel}
     if ctx.log_fixed is not None:
         return {**base, **ctx.log_fixed}
-    if ctx.log_kind == "logged":
-        return None
     return {**base, "kind": ctx.log_kind or _kind(incoming),
             "text": incoming.text if not incoming.payload else incoming.payload, "answer": ctx.log_answer,
             "normalized": ctx.log_normalized, "decision": ctx.log_decision, "score": ctx.log_score}

@@ -119,14 +119,6 @@ class DeliveryStore(Protocol):
     async def claim(self, bulletin_id: int, channel: str, limit: int, token: str, now: dt.datetime,
                     holder: str) -> list[Claim]: ...
     async def record(self, outcomes: Sequence[Outcome]) -> None: ...
-    @staticmethod
-    async def users_blocked(session: Any, user_ids: list[int], now: dt.datetime) -> None:
-        """`core.storage.repos.Store.blocked_hooks`: people who blocked the bot are unsubscribed at once (reason
-        "blocked") and their pending deliveries skipped, in the core's transaction."""
-        await session.execute(update(Subscriber).where(Subscriber.user_id.in_(user_ids), Subscriber.active.is_(True))
-                              .values(active=False, unsubscribed_at=now, unsubscribe_reason="blocked"))
-        await session.execute(update(D).where(D.c.user_id.in_(user_ids), D.c.status == PENDING)
-                              .values(status=SKIPPED, last_error="blocked"))
 
     async def release(self, token: str, ids: Iterable[int]) -> None: ...
     async def reclaim_dead(self, live_since: dt.datetime, me: str) -> int: ...
@@ -456,11 +448,7 @@ class BulletinStore:
             if blocked_users:
                 await session.execute(update(User).where(User.id.in_(blocked_users), User.blocked_at.is_(None))
                                       .values(blocked_at=now))
-                await session.execute(update(Subscriber).where(Subscriber.user_id.in_(blocked_users),
-                                                               Subscriber.active.is_(True))
-                                      .values(active=False, unsubscribed_at=now, unsubscribe_reason="blocked"))
-                await session.execute(update(D).where(D.c.user_id.in_(blocked_users), D.c.status == PENDING)
-                                      .values(status=SKIPPED, last_error="blocked"))
+                await self.users_blocked(session, blocked_users, now)
 
     @staticmethod
     async def users_blocked(session: Any, user_ids: list[int], now: dt.datetime) -> None:
