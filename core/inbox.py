@@ -32,7 +32,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from core.codec import incoming_from_dict, incoming_to_dict
@@ -52,9 +52,9 @@ HandleFn = Callable[..., Any]  # Core.handle(incoming, *, also=...)
 
 
 # Built once: every turn's closing transaction runs it (see core/storage/repos.py on prebuilt statements).
-_EVENT_DONE = (update(InboxEvent).where(InboxEvent.id == bindparam("b_id"))
-               .values(status="done", handled_at=bindparam("b_at"), claimed_by=None)
-               .execution_options(synchronize_session=False))
+_EVENTS = InboxEvent.__table__
+_EVENT_DONE = (update(_EVENTS).where(_EVENTS.c.id == bindparam("b_id"))
+               .values(status="done", handled_at=bindparam("b_at"), claimed_by=None))
 
 
 def new_process_id() -> str:
@@ -298,7 +298,7 @@ class Inbox:
         fresh: dict[int, OutboxMessage] = {}
         closing: list[list[Reply]] = []
 
-        async def also(session: AsyncSession, replies: list[Reply], deferred: bool = True) -> None:
+        async def also(session: AsyncConnection, replies: list[Reply], deferred: bool = True) -> None:
             """The turn's closing writes; ``deferred``: the person may have messages waiting (begin_turn
             read it; False skips releasing them)."""
             await session.execute(_EVENT_DONE, {"b_id": row_id, "b_at": self.clock()})

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from core.channel import Blocked, DeliveryError, OutsideWindow, PermanentError, QuotaExceeded, RateLimited, Sender
 from core.codec import reply_from_dict, reply_to_dict
@@ -77,13 +77,14 @@ class MessageState:
 
 # Built once (every turn's closing transaction runs them; see core/storage/repos.py on prebuilt statements).
 _INSERT_MESSAGE = insert(OutboxMessage.__table__).returning(OutboxMessage.__table__.c.id)
+_MESSAGES = OutboxMessage.__table__
 _RELEASE_DEFERRED = (
-    update(OutboxMessage)
-    .where(OutboxMessage.channel == bindparam("b_channel"), OutboxMessage.external_id == bindparam("b_external"),
-           OutboxMessage.status == "deferred")
+    update(_MESSAGES)
+    .where(_MESSAGES.c.channel == bindparam("b_channel"), _MESSAGES.c.external_id == bindparam("b_external"),
+           _MESSAGES.c.status == "deferred")
     .values(status="pending", claimed_by=bindparam("b_by"), reason="", next_attempt_at=bindparam("b_at"),
             reply_to=bindparam("b_reply_to"))
-    .returning(OutboxMessage.id).execution_options(synchronize_session=False))
+    .returning(_MESSAGES.c.id))
 
 
 class SentMarks:
@@ -201,7 +202,7 @@ class Outbox:
                                      ref=ref, reply_to=reply_to, claim=claim, defer=defer)
         return int(row.id)
 
-    async def enqueue_row(self, session: AsyncSession, *, channel: str, external_id: str, replies: Sequence[Reply],
+    async def enqueue_row(self, session: AsyncSession | AsyncConnection, *, channel: str, external_id: str, replies: Sequence[Reply],
                           kind: MessageKind = MessageKind.STATUS_CHANGE, ref: str = "", reply_to: str = "",
                           claim: bool = False, defer: str = "") -> OutboxMessage:
         """:meth:`enqueue`, returning the row itself: once the caller's transaction COMMITTED it may hand it
@@ -218,7 +219,7 @@ class Outbox:
         row_id = (await session.execute(_INSERT_MESSAGE, values)).scalar_one()
         return OutboxMessage(id=row_id, **values)
 
-    async def release_deferred(self, session: AsyncSession, channel: str, external_id: str,
+    async def release_deferred(self, session: AsyncSession | AsyncConnection, channel: str, external_id: str,
                                reply_to: str = "") -> list[int]:
         """The person wrote again: their deferred messages become due now (in the caller's transaction),
         as replies to ``reply_to``. Returns their ids, oldest first, for the caller to send first."""

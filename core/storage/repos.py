@@ -2,16 +2,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from core.storage.db import single
+from core.storage.group import GroupCommit
 from core.storage.models import DialogueState, Interaction, OutboxMessage, User, utcnow
 from core.storage.upsert import insert_for
+
+log_ = logging.getLogger(__name__)  # (``log`` is a keyword of finish_turn: the turn's log row)
 
 
 @dataclass
@@ -36,33 +40,50 @@ class StaleTurn(Exception):
     back (the inbox runs it again on the fresh state)."""
 
 
-AlsoInTurn = Callable[[AsyncSession], Awaitable[None]]
+# ``also(connection)``: more writes of the turn's closing transaction (the inbox's), as Core statements
+AlsoInTurn = Callable[[AsyncConnection], Awaitable[None]]
 
 
-def _interaction(*, user_id: int | None, channel: str, kind: str, text: str = "", normalized: str = "",
-                 answer: str = "", decision: str = "", score: float | None = None) -> Interaction:
-    return Interaction(user_id=user_id, channel=channel, kind=kind, text=text[:4096], normalized=normalized[:4096],
-                       answer=answer[:128], decision=decision, score=score)
+@dataclass(slots=True)
+class _Closing:
+    """One turn's closing writes, waiting for its group (``Store.finish_turn``)."""
+
+    user: User
+    params: dict[str, Any]
+    state: FlowState | None | _Unchanged
+    log: dict[str, Any] | None
+    also: AlsoInTurn | None
 
 
-def _count_decision(row: Interaction) -> None:
+def _interaction_values(*, user_id: int | None, channel: str, kind: str, text: str = "", normalized: str = "",
+                        answer: str = "", decision: str = "", score: float | None = None) -> dict[str, Any]:
+    """An interaction-log row's columns, cut to their sizes."""
+    return {"user_id": user_id, "channel": channel, "kind": kind, "text": text[:4096],
+            "normalized": normalized[:4096], "answer": answer[:128], "decision": decision, "score": score}
+
+
+def _count_decision(row: dict[str, Any]) -> None:
     """The FAQ's decisions for /metrics (answer / suggest / none ...), counted where the log row is written."""
-    if row.kind == "faq":
+    if row.get("kind") == "faq":
         from core.metrics import FAQ_DECISIONS
 
-        FAQ_DECISIONS.labels(row.decision or "none").inc()
+        FAQ_DECISIONS.labels(row.get("decision") or "none").inc()
 
 
 # The statements every turn runs, built once (values bound per call): building a statement and its cache
 # key again at each turn cost more CPU than running it (measured with py-spy on the turn benchmark).
+# They are plain Core statements on the tables, run on the transaction's connection: the ORM's per-statement
+# work (bulk-update machinery, session bookkeeping) was a third of their cost.
+_USERS = User.__table__
 _FINISH_USER = (
-    update(User).where(User.id == bindparam("b_id"), User.turn_seq == bindparam("b_seq"))
+    update(_USERS).where(_USERS.c.id == bindparam("b_id"), _USERS.c.turn_seq == bindparam("b_seq"))
     .values(last_seen=bindparam("b_seen"), display_name=bindparam("b_name"), blocked_at=None,
-            turn_seq=User.turn_seq + 1)
-    .execution_options(synchronize_session=False))  # no ORM session sync: the user object is the caller's
-_FINISH_USER_MEMO = _FINISH_USER.values(memo=bindparam("b_memo", type_=User.__table__.c.memo.type))
+            turn_seq=_USERS.c.turn_seq + 1))  # the user object is the caller's: nothing to synchronise
+_FINISH_USER_MEMO = _FINISH_USER.values(memo=bindparam("b_memo", type_=_USERS.c.memo.type))
+_CLEAR_STATE = delete(DialogueState.__table__).where(DialogueState.__table__.c.user_id == bindparam("b_user"))
 _LOG_TURN = insert(Interaction.__table__)  # a plain INSERT: no unit-of-work flush, no id fetched back
 
+CLOSINGS_PER_COMMIT = 64  # turns' closing writes in one transaction at most (group commit)
 RECENT_TURNS_WINDOW = 60  # seconds: `begin_turn` counts the user's turns in this window (`User.recent_turns`)
 _RECENT = (select(func.count()).select_from(Interaction)  # the per-user rate limit's count (core/turns.py)
            .where(Interaction.user_id == User.id, Interaction.created_at >= bindparam("b_since"))
@@ -88,6 +109,8 @@ class Store:
         # `mark_blocked` inside its transaction with the users' ids and the time. A feature registers one in
         # its `install(host)`; the channels and the outbox only report "blocked" to the core.
         self.blocked_hooks: list[BlockedHook] = []
+        # The closing transactions of turns that end together are one transaction (core/storage/group.py).
+        self.closings: GroupCommit[_Closing, None] = GroupCommit(self._close_group, max_items=CLOSINGS_PER_COMMIT)
 
     # users -------------------------------------------------------------------------------------------
     async def touch_user(self, channel: str, external_id: str, display_name: str = "") -> User:
@@ -130,33 +153,69 @@ class Store:
         """What a chat turn leaves behind, in ONE write transaction: the user's last_seen (display name,
         no longer blocked), the new flow state (a FlowState to save, None to clear, UNCHANGED to leave it),
         the interaction-log row (`log_interaction` keywords, None when already written) and whatever
-        ``also(session)`` writes (the inbox: the event done and the replies owed); ``memo``: the user's
-        memo to store (None: unchanged).
+        ``also(connection)`` writes (the inbox: the event done and the replies owed); ``memo``: the user's
+        memo to store (None: unchanged). Returns when that transaction committed.
+
+        Turns that finish together share the transaction (group commit, :attr:`closings`): each turn's
+        writes land all together or not at all, and one turn's failure is never another's — when the shared
+        transaction fails, each of its turns is written again alone.
 
         Raises :class:`StaleTurn` (and writes nothing) when another turn of this user committed since
         ``begin_turn`` read ``user.turn_seq``."""
+        params: dict[str, Any] = {"b_id": user.id, "b_seq": user.turn_seq, "b_name": user.display_name}
+        if memo is not None:  # the user's whole memo, as the turn leaves it
+            params["b_memo"] = memo
+        await self.closings.submit(_Closing(user, params, state, log, also))
+
+    async def _close_group(self, group: list[_Closing]) -> list[StaleTurn | Exception | None]:
+        """The flush of :attr:`closings`: one transaction for the group; when it fails, one per turn."""
+        try:
+            return await self._close_together(group)
+        except Exception as exc:  # noqa: BLE001 - which turn failed is found by writing each alone
+            if len(group) == 1:
+                return [exc]
+            log_.info("turns: a group of %d closing transactions failed (%s); writing each alone",
+                      len(group), type(exc).__name__)
+        outcomes: list[StaleTurn | Exception | None] = []
+        for closing in group:
+            try:
+                outcomes += await self._close_together([closing])
+            except Exception as exc:  # noqa: BLE001 - this turn's own failure, given to its caller
+                outcomes.append(exc)
+        return outcomes
+
+    async def _close_together(self, group: list[_Closing]) -> list[StaleTurn | None]:
+        now = utcnow()
+        outcomes: list[StaleTurn | None] = []
         async with self.sessions.begin() as session:
-            params: dict[str, Any] = {"b_id": user.id, "b_seq": user.turn_seq, "b_seen": utcnow(),
-                                      "b_name": user.display_name}
-            if memo is not None:  # the user's whole memo, as the turn leaves it
-                params["b_memo"] = memo
-            done = await session.execute(_FINISH_USER_MEMO if memo is not None else _FINISH_USER, params)
-            if done.rowcount != 1:
-                raise StaleTurn(f"user {user.id}")
-            user.turn_seq += 1
-            if isinstance(state, FlowState):
-                await self._save_state(session, user.id, state)
-            elif state is None:
-                await session.execute(delete(DialogueState).where(DialogueState.user_id == user.id))
-            if log is not None:  # a plain INSERT: no unit-of-work flush, no id fetched back
-                row = _interaction(**log)
-                _count_decision(row)
-                await session.execute(_LOG_TURN, {
-                    "user_id": row.user_id, "channel": row.channel, "kind": row.kind, "text": row.text,
-                    "normalized": row.normalized, "answer": row.answer, "decision": row.decision, "score": row.score,
-                    "created_at": utcnow(), "turn_seq": user.turn_seq})
-            if also is not None:
-                await also(session)
+            conn = await session.connection()
+            for closing in group:
+                outcomes.append(await self._close(conn, closing, now))
+        for closing, outcome in zip(group, outcomes):  # committed: what the callers' objects say now
+            if outcome is None:
+                closing.user.turn_seq += 1
+                if closing.log is not None and closing.log.get("kind") == "faq":
+                    _count_decision(closing.log)
+        return outcomes
+
+    async def _close(self, conn: AsyncConnection, closing: _Closing, now: dt.datetime) -> StaleTurn | None:
+        """One turn's closing writes on the group's connection; a StaleTurn (nothing written) when another
+        turn of the user committed first."""
+        user, state = closing.user, closing.state
+        done = await conn.execute(_FINISH_USER_MEMO if "b_memo" in closing.params else _FINISH_USER,
+                                  {**closing.params, "b_seen": now})
+        if done.rowcount != 1:
+            return StaleTurn(f"user {user.id}")
+        if isinstance(state, FlowState):
+            await self._save_state(conn, user.id, state)
+        elif state is None:
+            await conn.execute(_CLEAR_STATE, {"b_user": user.id})
+        if closing.log is not None:  # a plain INSERT: no unit-of-work flush, no id fetched back
+            await conn.execute(_LOG_TURN, {**_interaction_values(**closing.log), "created_at": now,
+                                           "turn_seq": user.turn_seq + 1})
+        if closing.also is not None:
+            await closing.also(conn)
+        return None
 
     async def _upsert_user(self, session: AsyncSession, channel: str, external_id: str, display_name: str) -> User:
         """INSERT .. ON CONFLICT DO UPDATE .. RETURNING: one statement creates or refreshes the row, and
@@ -237,7 +296,7 @@ class Store:
         async with self.sessions.begin() as session:
             await self._save_state(session, user_id, state)
 
-    async def _save_state(self, session: AsyncSession, user_id: int, state: FlowState) -> None:
+    async def _save_state(self, session: AsyncSession | AsyncConnection, user_id: int, state: FlowState) -> None:
         values = {
             "flow": state.flow, "step": state.step, "data": state.data,
             "expires_at": state.expires_at, "updated_at": utcnow(),
@@ -267,12 +326,13 @@ class Store:
         score: float | None = None,
     ) -> int:
         async with self.sessions.begin() as session:
-            row = _interaction(user_id=user_id, channel=channel, kind=kind, text=text, normalized=normalized,
-                               answer=answer, decision=decision, score=score)
-            _count_decision(row)
+            values = _interaction_values(user_id=user_id, channel=channel, kind=kind, text=text,
+                                         normalized=normalized, answer=answer, decision=decision, score=score)
+            row = Interaction(**values)
             session.add(row)
             await session.flush()
-            return row.id
+        _count_decision(values)
+        return row.id
 
     async def rate_turn(self, user_id: int, turn: int, value: int) -> bool:
         """Record 👍 (+1) / 👎 (-1) on the answer of the user's own turn ``turn`` (users.turn_seq as that turn
