@@ -42,6 +42,7 @@ from core.logsafe import bind_turn
 from core.metrics import INBOX_BACKLOG, INBOX_OLDEST, OUTBOX_BACKLOG, TURNS, TURN_SECONDS
 from core.outbox import Outbox
 from core.storage.db import single
+from core.storage.group import GroupCommit
 from core.storage.models import InboxEvent, OutboxMessage, Process, utcnow
 from core.storage.upsert import insert_for
 from core.types import Incoming, Reply
@@ -126,19 +127,29 @@ class Inbox:
         self._running: set[asyncio.Task[None]] = set()
         self._listeners: list[Callable[[Incoming], None]] = []
         self._claim_stmt: Any = None
+        self._insert_event: Any = None  # built at the first event (its dialect is the database's)
+        self.stored: GroupCommit[dict[str, Any], None] = GroupCommit(self._store, max_items=100)
 
     # -- receiving --------------------------------------------------------------------------------------
     async def submit(self, incoming: Incoming) -> None:
-        """Store ``incoming`` (once per channel + platform event id); returns when it is durable."""
+        """Store ``incoming`` (once per channel + platform event id); returns when it is durable. Events that
+        arrive together are stored by one INSERT (group commit, :attr:`stored`)."""
         event_id = incoming.message_id or f"anon:{uuid.uuid4().hex}"
-        async with single(self.sessions) as session:  # one INSERT: durable when it returns
-            stmt = insert_for(session, InboxEvent.__table__).values(
-                channel=incoming.channel, event_id=event_id[:160], external_id=incoming.user_id[:128],
-                user_key=f"{incoming.channel}:{incoming.user_id}"[:200], payload=incoming_to_dict(incoming),
-                status="pending", attempts=0, error="", received_at=self.clock(),
-            ).on_conflict_do_nothing(index_elements=["channel", "event_id"])
-            await session.execute(stmt)
+        await self.stored.submit(dict(
+            channel=incoming.channel, event_id=event_id[:160], external_id=incoming.user_id[:128],
+            user_key=f"{incoming.channel}:{incoming.user_id}"[:200], payload=incoming_to_dict(incoming),
+            status="pending", attempts=0, error="", received_at=self.clock()))
         self._wake.set()
+
+    async def _store(self, rows: list[dict[str, Any]]) -> list[None]:
+        """The flush of :attr:`stored`: one INSERT of the events (a duplicate delivery is dropped by the
+        unique (channel, event id)); durable when it returns (autocommit on PostgreSQL)."""
+        async with single(self.sessions) as session:
+            if self._insert_event is None:
+                self._insert_event = (insert_for(session, _EVENTS)
+                                      .on_conflict_do_nothing(index_elements=["channel", "event_id"]))
+            await session.execute(self._insert_event, rows)
+        return [None] * len(rows)
 
     def add_listener(self, callback: Callable[[Incoming], None]) -> None:
         """``callback(incoming)`` after each event's turn is finished and its replies handed to the channel

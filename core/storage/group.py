@@ -31,7 +31,8 @@ class GroupCommit(Generic[T, R]):
     """``await group.submit(item)`` returns ``item``'s outcome of ``flush([... item ...])``.
 
     At most ``concurrency`` flushes run at once; each takes every item waiting (at most ``max_items``).
-    When ``flush`` itself raises, every item of that flush gets the exception. A caller cancelled before its
+    When ``flush`` raises for several items, each is flushed again alone, so one item's failure (a value the
+    database refuses) is never another's; when it raises for one item, that item's caller gets the exception. A caller cancelled before its
     item was flushed takes it out; once its flush began, the flush completes (the caller's writes land, as
     when a process stops just after a commit)."""
 
@@ -60,16 +61,12 @@ class GroupCommit(Generic[T, R]):
                     continue
                 self.flushes += 1
                 try:
-                    outcomes = list(await self.flush([item for item, _ in group]))
-                    if len(outcomes) != len(group):
-                        raise RuntimeError(f"flush gave {len(outcomes)} outcomes for {len(group)} items")
-                except BaseException as exc:  # noqa: BLE001 - every caller of this flush gets its failure
-                    outcomes = [exc] * len(group)
-                    if isinstance(exc, asyncio.CancelledError):
-                        for _item, done in group:
-                            if not done.done():
-                                done.cancel()
-                        raise
+                    outcomes = await self._flush([item for item, _ in group])
+                except asyncio.CancelledError:
+                    for _item, done in group:
+                        if not done.done():
+                            done.cancel()
+                    raise
                 for (_item, done), outcome in zip(group, outcomes):
                     if done.done():
                         continue
@@ -79,3 +76,24 @@ class GroupCommit(Generic[T, R]):
                         done.set_result(outcome)
         finally:
             self._flushing -= 1
+
+    async def _flush(self, items: list[T]) -> list[R | BaseException]:
+        try:
+            return self._checked(items, await self.flush(items))
+        except Exception as exc:  # noqa: BLE001 - given to the callers, or each item tried alone
+            if len(items) == 1:
+                return [exc]
+            log.info("group of %d failed (%s); each is tried alone", len(items), type(exc).__name__)
+        outcomes: list[R | BaseException] = []
+        for item in items:
+            try:
+                outcomes += self._checked([item], await self.flush([item]))
+            except Exception as exc:  # noqa: BLE001 - this item's own failure, given to its caller
+                outcomes.append(exc)
+        return outcomes
+
+    @staticmethod
+    def _checked(items: list[T], outcomes: Sequence[R | BaseException]) -> list[R | BaseException]:
+        if len(outcomes) != len(items):
+            raise RuntimeError(f"flush gave {len(outcomes)} outcomes for {len(items)} items")
+        return list(outcomes)

@@ -2,20 +2,17 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from dataclasses import dataclass
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from core.storage.db import single
 from core.storage.group import GroupCommit
 from core.storage.models import DialogueState, Interaction, OutboxMessage, User, utcnow
 from core.storage.upsert import insert_for
-
-log_ = logging.getLogger(__name__)  # (``log`` is a keyword of finish_turn: the turn's log row)
 
 
 @dataclass
@@ -94,9 +91,12 @@ _HAS_DEFERRED = (select(OutboxMessage.id).where(OutboxMessage.channel == User.ch
                                                  OutboxMessage.external_id == User.external_id,
                                                  OutboxMessage.status == "deferred")
                  .correlate(User).exists())
-_BEGIN_TURN = (select(User, DialogueState, _RECENT, _HAS_DEFERRED)
-               .outerjoin(DialogueState, DialogueState.user_id == User.id)
-               .where(User.channel == bindparam("b_channel"), User.external_id == bindparam("b_external")))
+# The users of turns that begin together, with their states, in one SELECT (group read, ``Store.readers``)
+_BEGIN_TURNS = (select(User, DialogueState, _RECENT, _HAS_DEFERRED)
+                .outerjoin(DialogueState, DialogueState.user_id == User.id)
+                .where(tuple_(User.channel, User.external_id).in_(bindparam("b_keys", expanding=True))))
+_READ_ALONE = object()  # a group read's answer for a user already in the group: read it again alone
+UserKey = tuple[str, str]  # (channel, external id)
 BlockedHook = Callable[[AsyncSession, list[int], dt.datetime], Awaitable[None]]
 
 
@@ -110,7 +110,9 @@ class Store:
         # its `install(host)`; the channels and the outbox only report "blocked" to the core.
         self.blocked_hooks: list[BlockedHook] = []
         # The closing transactions of turns that end together are one transaction (core/storage/group.py).
-        self.closings: GroupCommit[_Closing, None] = GroupCommit(self._close_group, max_items=CLOSINGS_PER_COMMIT)
+        self.closings: GroupCommit[_Closing, None] = GroupCommit(self._close_together, max_items=CLOSINGS_PER_COMMIT)
+        # ... and the reads of turns that begin together one SELECT
+        self.readers: GroupCommit[UserKey, Any] = GroupCommit(self._read_turns, max_items=CLOSINGS_PER_COMMIT)
 
     # users -------------------------------------------------------------------------------------------
     async def touch_user(self, channel: str, external_id: str, display_name: str = "") -> User:
@@ -119,22 +121,21 @@ class Store:
             return await self._upsert_user(session, channel, external_id, display_name)
 
     async def begin_turn(self, channel: str, external_id: str, display_name: str = "") -> tuple[User, FlowState | None]:
-        """What a chat turn needs first: the user and their live flow state, in one READ transaction.
+        """What a chat turn needs first: the user and their live flow state, in one read (shared with the
+        turns that begin at the same time: :attr:`readers`).
 
         A known user is only read here; `finish_turn` refreshes last_seen/display_name/blocked_at in the
         turn's one write transaction (each commit is a disk sync: on SQLite's single writer that, not the
         query count, bounds throughput). A new user (first message) or an expired state is written here."""
-        async with single(self.sessions, read=True) as session:  # one round trip: the user LEFT JOIN their state
-            found = (await session.execute(_BEGIN_TURN, {
-                "b_channel": channel, "b_external": external_id,
-                "b_since": utcnow() - dt.timedelta(seconds=RECENT_TURNS_WINDOW)})).first()
-            user, row = (found[0], found[1]) if found is not None else (None, None)
-            if user is not None:
-                user.recent_turns = int(found[2] or 0)  # not a column: turns in the last RECENT_TURNS_WINDOW s
-                user.has_deferred = bool(found[3])  # not a column: messages wait for this person's next message
-            expired = row is not None and row.expires_at is not None and row.expires_at <= utcnow()
-            state = None if row is None or expired else FlowState(row.flow, row.step, dict(row.data or {}),
-                                                                   row.expires_at)
+        found = await self.readers.submit((channel, external_id))
+        if found is _READ_ALONE:
+            found = (await self._read_turns([(channel, external_id)]))[0]
+        user, row = (found[0], found[1]) if found is not None else (None, None)
+        if user is not None:
+            user.recent_turns = int(found[2] or 0)  # not a column: turns in the last RECENT_TURNS_WINDOW s
+            user.has_deferred = bool(found[3])  # not a column: messages wait for this person's next message
+        expired = row is not None and row.expires_at is not None and row.expires_at <= utcnow()
+        state = None if row is None or expired else FlowState(row.flow, row.step, dict(row.data or {}), row.expires_at)
         if user is None or expired:
             recent_turns = user.recent_turns if user is not None else 0
             async with self.sessions.begin() as session:
@@ -147,6 +148,23 @@ class Store:
             user.display_name = display_name[:256]
         return user, state
 
+    async def _read_turns(self, keys: list[UserKey]) -> list[Any]:
+        """The flush of :attr:`readers`: for each (channel, external id) its row (user, state or None, recent
+        turns, has deferred messages), None for an unknown user — one SELECT, in autocommit on PostgreSQL.
+        A user asked for twice gets ``_READ_ALONE`` the second time: the ORM gives one object per row in a
+        session, and two turns must not share one."""
+        async with single(self.sessions, read=True) as session:
+            rows = (await session.execute(_BEGIN_TURNS, {
+                "b_keys": list(dict.fromkeys(keys)),
+                "b_since": utcnow() - dt.timedelta(seconds=RECENT_TURNS_WINDOW)})).all()
+        found: dict[UserKey, Any] = {(row[0].channel, row[0].external_id): row for row in rows}
+        seen: set[UserKey] = set()
+        outcomes: list[Any] = []
+        for key in keys:
+            outcomes.append(_READ_ALONE if key in seen else found.get(key))
+            seen.add(key)
+        return outcomes
+
     async def finish_turn(self, user: User, *, state: FlowState | None | _Unchanged = UNCHANGED,
                           log: dict[str, Any] | None = None, also: AlsoInTurn | None = None,
                           memo: dict[str, Any] | None = None) -> None:
@@ -158,7 +176,7 @@ class Store:
 
         Turns that finish together share the transaction (group commit, :attr:`closings`): each turn's
         writes land all together or not at all, and one turn's failure is never another's — when the shared
-        transaction fails, each of its turns is written again alone.
+        transaction fails, each of its turns is written again alone (core/storage/group.py).
 
         Raises :class:`StaleTurn` (and writes nothing) when another turn of this user committed since
         ``begin_turn`` read ``user.turn_seq``."""
@@ -167,24 +185,8 @@ class Store:
             params["b_memo"] = memo
         await self.closings.submit(_Closing(user, params, state, log, also))
 
-    async def _close_group(self, group: list[_Closing]) -> list[StaleTurn | Exception | None]:
-        """The flush of :attr:`closings`: one transaction for the group; when it fails, one per turn."""
-        try:
-            return await self._close_together(group)
-        except Exception as exc:  # noqa: BLE001 - which turn failed is found by writing each alone
-            if len(group) == 1:
-                return [exc]
-            log_.info("turns: a group of %d closing transactions failed (%s); writing each alone",
-                      len(group), type(exc).__name__)
-        outcomes: list[StaleTurn | Exception | None] = []
-        for closing in group:
-            try:
-                outcomes += await self._close_together([closing])
-            except Exception as exc:  # noqa: BLE001 - this turn's own failure, given to its caller
-                outcomes.append(exc)
-        return outcomes
-
     async def _close_together(self, group: list[_Closing]) -> list[StaleTurn | None]:
+        """The flush of :attr:`closings`: the group's writes in one transaction."""
         now = utcnow()
         outcomes: list[StaleTurn | None] = []
         async with self.sessions.begin() as session:
