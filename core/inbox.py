@@ -43,6 +43,7 @@ from core.metrics import INBOX_BACKLOG, INBOX_OLDEST, OUTBOX_BACKLOG, TURNS, TUR
 from core.outbox import Outbox
 from core.storage.db import single
 from core.storage.group import GroupCommit
+from core.storage.writes import ClosingWrites
 from core.storage.models import InboxEvent, OutboxMessage, Process, utcnow
 from core.storage.upsert import insert_for
 from core.types import Incoming, Reply
@@ -306,29 +307,29 @@ class Inbox:
             TURNS.labels(incoming.channel, "parked").inc()
             return
         owed: list[int] = []
-        fresh: dict[int, OutboxMessage] = {}
-        closing: list[list[Reply]] = []
+        closing: list[tuple[list[Reply], OutboxMessage]] = []
 
-        async def also(session: AsyncConnection, replies: list[Reply], deferred: bool = True) -> None:
+        async def also(writes: ClosingWrites, replies: list[Reply], deferred: bool = True) -> None:
             """The turn's closing writes; ``deferred``: the person may have messages waiting (begin_turn
             read it; False skips releasing them)."""
-            await session.execute(_EVENT_DONE, {"b_id": row_id, "b_at": self.clock()})
-            owed[:] = await self.outbox.release_deferred(session, incoming.channel, incoming.user_id,
+            writes.add(_EVENT_DONE, {"b_id": row_id, "b_at": self.clock()})
+            owed[:] = await self.outbox.release_deferred(writes.conn, incoming.channel, incoming.user_id,
                                                           incoming.message_id) if deferred else []
-            row = await self.outbox.enqueue_row(session, channel=incoming.channel, external_id=incoming.user_id,
-                                                replies=replies, kind=MessageKind.REPLY, ref=f"inbox:{row_id}",
-                                                reply_to=incoming.message_id, claim=True)
-            owed.append(int(row.id))
-            fresh.clear()
-            fresh[int(row.id)] = row
-            closing[:] = [replies]
+            row = self.outbox.owe(writes, channel=incoming.channel, external_id=incoming.user_id, replies=replies,
+                                  kind=MessageKind.REPLY, ref=f"inbox:{row_id}", reply_to=incoming.message_id,
+                                  claim=True)
+            closing[:] = [(replies, row)]
 
         replies = await self.handle(incoming, also=also)  # a lost race is run again inside
         # Core.handle returns the very list given to `also` only when the closing transaction committed;
         # otherwise (the turn failed, or its commit did) its replies are the polite error message.
         outcome = "ok"
-        if not (owed and closing and closing[0] is replies):
-            fresh.clear()
+        fresh: dict[int, OutboxMessage] = {}
+        if closing and closing[0][0] is replies and closing[0][1].id is not None:
+            row = closing[0][1]
+            owed.append(int(row.id))
+            fresh[int(row.id)] = row
+        else:
             owed[:] = [await self._park(row_id, incoming, "xử lý lỗi", replies)]
             outcome = "error"
         await self.outbox.deliver(owed, rows=fresh)

@@ -41,6 +41,8 @@ from core.delivery import ALWAYS, Action, DeliveryPolicy, MessageKind, Reach, Re
 from core.metrics import EXTERNAL_ERRORS, EXTERNAL_SECONDS, OUTBOUND
 from core.pacing import Pacers
 from core.storage.db import single
+from core.storage.group import GroupCommit
+from core.storage.writes import ClosingWrites
 from core.storage.models import InboxEvent, OutboxMessage, Process, User, utcnow
 from core.types import Reply
 
@@ -76,7 +78,8 @@ class MessageState:
 
 
 # Built once (every turn's closing transaction runs them; see core/storage/repos.py on prebuilt statements).
-_INSERT_MESSAGE = insert(OutboxMessage.__table__).returning(OutboxMessage.__table__.c.id)
+# (ids in the order of the value sets: a group of turns' replies is one INSERT, core/storage/writes.py)
+_INSERT_MESSAGE = insert(OutboxMessage.__table__).returning(OutboxMessage.__table__.c.id, sort_by_parameter_order=True)
 _MESSAGES = OutboxMessage.__table__
 _RELEASE_DEFERRED = (
     update(_MESSAGES)
@@ -86,13 +89,17 @@ _RELEASE_DEFERRED = (
             reply_to=bindparam("b_reply_to"))
     .returning(_MESSAGES.c.id))
 
+_MARK_SENT = (update(_MESSAGES).where(_MESSAGES.c.id.in_(bindparam("b_ids", expanding=True)))
+              .values(status="sent", reason="", claimed_by=None, attempts=_MESSAGES.c.attempts + 1,
+                      sent_at=bindparam("b_at"), tag=bindparam("b_tag")))
+
 
 class SentMarks:
     """Marks sent messages in groups: one UPDATE for every message that finished sending while the previous
-    UPDATE ran ("group commit"). Under load a turn's own "sent" write is shared with the turns around it;
-    alone it is written at once, with no added wait. :meth:`mark` returns when the mark is durable, or when
-    the database refused it ``ATTEMPTS`` times: the message WAS sent, so the sender goes on and the mark is
-    written later, retried in the background (at most every ``MAX_WAIT`` s) until it lands.
+    UPDATE ran (group commit, core/storage/group.py). Under load a turn's own "sent" write is shared with the
+    turns around it; alone it is written at once, with no added wait. :meth:`mark` returns when the mark is
+    durable, or when the database refused it ``ATTEMPTS`` times: the message WAS sent, so the sender goes
+    on and the mark is written later, retried in the background (at most every ``MAX_WAIT`` s) until it lands.
 
     A crash after a send and before its mark means that message is sent again by whoever takes it over —
     the same as a crash during the send itself: one message per person at most, because a person's next
@@ -104,53 +111,46 @@ class SentMarks:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Callable[[], dt.datetime]) -> None:
         self.sessions = sessions
         self.clock = clock
-        self._waiting: list[tuple[int, str, asyncio.Future[None] | None]] = []
-        self._writer: asyncio.Task[None] | None = None
+        self.group: GroupCommit[tuple[int, str], None] = GroupCommit(self._flush, max_items=500)
+        self._later: list[tuple[int, str]] = []  # refused ATTEMPTS times: written in the background
+        self._retrying: asyncio.Task[None] | None = None
 
     async def mark(self, row_id: int, tag: str = "") -> None:
-        done = asyncio.get_running_loop().create_future()
-        self._waiting.append((row_id, tag, done))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write())
-        await asyncio.shield(done)  # a cancelled sender still gets its message marked
+        await asyncio.shield(self.group.enqueue((row_id, tag)))  # a cancelled sender still gets its mark
 
     @property
     def unmarked(self) -> int:
         """Sent messages whose mark is not written yet (tests, diagnostics)."""
-        return len(self._waiting)
+        return self.group.waiting + len(self._later)
 
-    async def _write(self) -> None:
-        failures = 0
-        while self._waiting:
-            group, self._waiting = self._waiting, []
-            if await self._update(group):
-                failures = 0
-            else:
+    async def _flush(self, marks: list[tuple[int, str]]) -> list[None]:
+        for failures in range(1, self.ATTEMPTS + 1):
+            if await self._update(marks):
+                return [None] * len(marks)
+            if failures < self.ATTEMPTS:
+                await asyncio.sleep(0.05 * 2 ** (failures - 1))
+        self._later += marks  # the senders go on; the marks are written later
+        if self._retrying is None or self._retrying.done():
+            self._retrying = asyncio.create_task(self._retry())
+        return [None] * len(marks)
+
+    async def _retry(self) -> None:
+        failures = self.ATTEMPTS
+        while self._later:
+            await asyncio.sleep(min(self.MAX_WAIT, 0.05 * 2 ** (failures - 1)))
+            marks, self._later = self._later, []
+            if not await self._update(marks):
                 failures += 1
-                if failures >= self.ATTEMPTS:  # the senders go on; the marks stay queued
-                    for _row_id, _tag, done in group:
-                        if done is not None and not done.done():
-                            done.set_result(None)
-                    group = [(row_id, tag, None) for row_id, tag, _done in group]
-                self._waiting = group + self._waiting
-                await asyncio.sleep(min(self.MAX_WAIT, 0.05 * 2 ** (failures - 1)))
-                continue
-            for _row_id, _tag, done in group:
-                if done is not None and not done.done():
-                    done.set_result(None)
+                self._later = marks + self._later
 
-    async def _update(self, group: list[tuple[int, str, asyncio.Future[None] | None]]) -> bool:
+    async def _update(self, group: list[tuple[int, str]]) -> bool:
         by_tag: dict[str, list[int]] = collections.defaultdict(list)
-        for row_id, tag, _done in group:
+        for row_id, tag in group:
             by_tag[tag].append(row_id)
         try:
             async with single(self.sessions) if len(by_tag) == 1 else self.sessions.begin() as session:
                 for tag, ids in by_tag.items():
-                    await session.execute(
-                        update(OutboxMessage).where(OutboxMessage.id.in_(ids))
-                        .values(status="sent", reason="", claimed_by=None, attempts=OutboxMessage.attempts + 1,
-                                sent_at=self.clock(), tag=tag)
-                        .execution_options(synchronize_session=False))
+                    await session.execute(_MARK_SENT, {"b_ids": ids, "b_at": self.clock(), "b_tag": tag})
             return True
         except Exception as exc:  # noqa: BLE001 - retried (see the class docstring)
             log.warning("outbox: marking %d sent messages failed (%s); trying again", len(group), type(exc).__name__)
@@ -202,22 +202,39 @@ class Outbox:
                                      ref=ref, reply_to=reply_to, claim=claim, defer=defer)
         return int(row.id)
 
-    async def enqueue_row(self, session: AsyncSession | AsyncConnection, *, channel: str, external_id: str, replies: Sequence[Reply],
-                          kind: MessageKind = MessageKind.STATUS_CHANGE, ref: str = "", reply_to: str = "",
-                          claim: bool = False, defer: str = "") -> OutboxMessage:
+    async def enqueue_row(self, session: AsyncSession | AsyncConnection, *, channel: str, external_id: str,
+                          replies: Sequence[Reply], kind: MessageKind = MessageKind.STATUS_CHANGE, ref: str = "",
+                          reply_to: str = "", claim: bool = False, defer: str = "") -> OutboxMessage:
         """:meth:`enqueue`, returning the row itself: once the caller's transaction COMMITTED it may hand it
         to :meth:`deliver` (``rows=``) so the delivery does not read it again."""
+        values = self._values(channel=channel, external_id=external_id, replies=replies, kind=kind, ref=ref,
+                              reply_to=reply_to, claim=claim, defer=defer)
+        # One INSERT .. RETURNING id (no unit-of-work flush); the row object is built from the same values,
+        # detached, for deliver(rows=...).
+        row_id = (await session.execute(_INSERT_MESSAGE, values)).scalar_one()
+        return OutboxMessage(id=row_id, **values)
+
+    def owe(self, writes: ClosingWrites, *, channel: str, external_id: str, replies: Sequence[Reply],
+            kind: MessageKind = MessageKind.STATUS_CHANGE, ref: str = "", reply_to: str = "",
+            claim: bool = False) -> OutboxMessage:
+        """:meth:`enqueue_row` among a turn's closing writes (core/storage/writes.py): the row's ``id`` is set
+        when the group's INSERT ran; the row may be handed to :meth:`deliver` once that transaction
+        committed."""
+        values = self._values(channel=channel, external_id=external_id, replies=replies, kind=kind, ref=ref,
+                              reply_to=reply_to, claim=claim, defer="")
+        row = OutboxMessage(**values)
+        writes.add(_INSERT_MESSAGE, values, lambda returned: setattr(row, "id", int(returned[0])))
+        return row
+
+    def _values(self, *, channel: str, external_id: str, replies: Sequence[Reply], kind: MessageKind, ref: str,
+                reply_to: str, claim: bool, defer: str) -> dict[str, Any]:
         now = self.clock()
-        values = dict(
+        return dict(
             channel=channel, external_id=external_id, kind=MessageKind(kind).value, reply_to=reply_to[:160],
             replies=[reply_to_dict(r) for r in replies], status="deferred" if defer else "pending", attempts=0,
             claimed_by=self.process_id if claim and not defer else None, error="", reason=defer[:200], ref=ref[:64],
             priority=PRIORITY[MessageKind(kind)], next_attempt_at=now, created_at=now, tag="", sent_at=None,
         )
-        # One INSERT .. RETURNING id (no unit-of-work flush: this runs in every turn's closing transaction);
-        # the row object is built from the same values, detached, for deliver(rows=...).
-        row_id = (await session.execute(_INSERT_MESSAGE, values)).scalar_one()
-        return OutboxMessage(id=row_id, **values)
 
     async def release_deferred(self, session: AsyncSession | AsyncConnection, channel: str, external_id: str,
                                reply_to: str = "") -> list[int]:

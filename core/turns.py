@@ -24,7 +24,7 @@ STALE_RETRIES = 5  # the same user's turns run concurrently only outside the inb
 # services.extra["turns_per_minute"], when set, overrides it (tests, an operator's emergency setting).
 TURNS_PER_MINUTE_KEY = "turns_per_minute"
 RATE_LIMITED = "rate-limited"  # the interaction-log answer of a turn refused by the limit
-AlsoWithReplies = Callable[..., Awaitable[None]]  # (session, replies, *, deferred: bool)
+AlsoWithReplies = Callable[..., Awaitable[None]]  # (writes, replies, *, deferred: bool)
 
 # Last resort when even the templates cannot be rendered (a broken pack reload): never show a traceback.
 # users.memo key: the payloads of the numbered options the user was last shown (core.channel.numbered_options)
@@ -43,8 +43,8 @@ class Core:
         self.router = router
 
     async def handle(self, incoming: Incoming, *, also: AlsoWithReplies | None = None) -> list[Reply]:
-        """The replies to ``incoming``. ``also(session, replies, deferred=...)`` runs inside the turn's closing
-        write transaction (the inbox marks the event done and stores the replies owed there; ``deferred``:
+        """The replies to ``incoming``. ``also(writes, replies, deferred=...)`` adds to the turn's closing
+        write transaction (core/storage/writes.py) (the inbox marks the event done and stores the replies owed there; ``deferred``:
         whether the person had messages waiting for their next message when the turn began); it is not called
         when the turn failed, whose replies are then the polite error message. A turn that lost the race
         for the user's state to another process (:class:`StaleTurn`) is run again on the fresh state."""
@@ -84,7 +84,7 @@ class Core:
             replies = [Reply(text=ctx.text("start/automated")), *replies]  # the start of a conversation
         memo = self._remember_options(incoming.channel, user.memo, replies)
         await store.finish_turn(user, state=ctx.state if ctx.state_changed else UNCHANGED, log=_log_entry(ctx),
-                                also=(lambda session: also(session, replies,
+                                also=(lambda writes: also(writes, replies,
                                                            deferred=getattr(user, "has_deferred", True)))
                                 if also is not None else None,
                                 memo=memo)

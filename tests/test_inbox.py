@@ -11,6 +11,7 @@ from core.inbox import Inbox
 from core.outbox import Outbox
 from core.storage.db import session_factory
 from core.storage.models import InboxEvent, OutboxMessage
+from core.storage.writes import ClosingWrites
 from core.types import Incoming, Reply
 
 
@@ -43,8 +44,8 @@ async def _count(sessions, model) -> int:  # noqa: ANN001
 async def test_a_duplicate_delivery_is_stored_once_and_answered_once(sqlite_engine) -> None:
     async def echo(incoming, *, also=None):  # noqa: ANN001, ANN202
         replies = [Reply(text=f"đã nhận {incoming.text}")]
-        async with sessions.begin() as s:
-            await also(s, replies)
+        async with sessions.begin() as s, ClosingWrites.on(s) as writes:
+            await also(writes, replies)
         return replies
 
     inbox, sender, sessions = _pair(sqlite_engine, echo)
@@ -72,8 +73,8 @@ async def test_a_failing_turn_is_parked_with_one_polite_reply(sqlite_engine) -> 
 async def test_pruning_keeps_recent_events_and_the_messages_of_a_report(sqlite_engine) -> None:
     async def echo(incoming, *, also=None):  # noqa: ANN001, ANN202
         replies = [Reply(text="ok")]
-        async with sessions.begin() as s:
-            await also(s, replies)
+        async with sessions.begin() as s, ClosingWrites.on(s) as writes:
+            await also(writes, replies)
         return replies
 
     inbox, _sender, sessions = _pair(sqlite_engine, echo)

@@ -45,12 +45,23 @@ class GroupCommit(Generic[T, R]):
         self.flushes = 0  # how many flushes ran (tests, diagnostics: items / flushes is the group size)
 
     async def submit(self, item: T) -> R:
-        done: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        return await self.enqueue(item)
+
+    def enqueue(self, item: T) -> asyncio.Future[R]:
+        """``item`` joins the next flush; the future is its outcome (``asyncio.shield`` it to keep the item
+        when the caller may be cancelled)."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[R] = loop.create_future()
         self._waiting.append((item, done))
         if self._flushing < self.concurrency:
             self._flushing += 1
-            asyncio.get_running_loop().create_task(self._drain())
-        return await done
+            loop.create_task(self._drain())
+        return done
+
+    @property
+    def waiting(self) -> int:
+        """Items not flushed yet."""
+        return len(self._waiting)
 
     async def _drain(self) -> None:
         try:

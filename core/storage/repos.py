@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionm
 
 from core.storage.db import single
 from core.storage.group import GroupCommit
+from core.storage.writes import ClosingWrites
 from core.storage.models import DialogueState, Interaction, OutboxMessage, User, utcnow
 from core.storage.upsert import insert_for
 
@@ -37,8 +38,8 @@ class StaleTurn(Exception):
     back (the inbox runs it again on the fresh state)."""
 
 
-# ``also(connection)``: more writes of the turn's closing transaction (the inbox's), as Core statements
-AlsoInTurn = Callable[[AsyncConnection], Awaitable[None]]
+# ``also(writes)``: more writes of the turn's closing transaction (the inbox's), core/storage/writes.py
+AlsoInTurn = Callable[[ClosingWrites], Awaitable[None]]
 
 
 @dataclass(slots=True)
@@ -77,6 +78,8 @@ _FINISH_USER = (
     .values(last_seen=bindparam("b_seen"), display_name=bindparam("b_name"), blocked_at=None,
             turn_seq=_USERS.c.turn_seq + 1))  # the user object is the caller's: nothing to synchronise
 _FINISH_USER_MEMO = _FINISH_USER.values(memo=bindparam("b_memo", type_=_USERS.c.memo.type))
+_LOCK_USERS = (select(_USERS.c.id, _USERS.c.turn_seq)  # (no FOR UPDATE on SQLite: its writer is single)
+               .where(_USERS.c.id.in_(bindparam("b_ids", expanding=True))).with_for_update())
 _CLEAR_STATE = delete(DialogueState.__table__).where(DialogueState.__table__.c.user_id == bindparam("b_user"))
 _LOG_TURN = insert(Interaction.__table__)  # a plain INSERT: no unit-of-work flush, no id fetched back
 
@@ -171,7 +174,7 @@ class Store:
         """What a chat turn leaves behind, in ONE write transaction: the user's last_seen (display name,
         no longer blocked), the new flow state (a FlowState to save, None to clear, UNCHANGED to leave it),
         the interaction-log row (`log_interaction` keywords, None when already written) and whatever
-        ``also(connection)`` writes (the inbox: the event done and the replies owed); ``memo``: the user's
+        ``also(writes)`` adds (the inbox: the event done and the replies owed); ``memo``: the user's
         memo to store (None: unchanged). Returns when that transaction committed.
 
         Turns that finish together share the transaction (group commit, :attr:`closings`): each turn's
@@ -186,38 +189,44 @@ class Store:
         await self.closings.submit(_Closing(user, params, state, log, also))
 
     async def _close_together(self, group: list[_Closing]) -> list[StaleTurn | None]:
-        """The flush of :attr:`closings`: the group's writes in one transaction."""
+        """The flush of :attr:`closings`: the group's writes in one transaction, each statement once for
+        the group (core/storage/writes.py). The users' rows are locked and their turn numbers checked first:
+        a turn whose user moved on since its ``begin_turn`` writes nothing and gets :class:`StaleTurn`."""
         now = utcnow()
         outcomes: list[StaleTurn | None] = []
         async with self.sessions.begin() as session:
-            conn = await session.connection()
+            writes = ClosingWrites(await session.connection())
+            seqs = dict((await writes.conn.execute(_LOCK_USERS, {
+                "b_ids": list({closing.user.id for closing in group})})).all())
             for closing in group:
-                outcomes.append(await self._close(conn, closing, now))
+                user = closing.user
+                if seqs.get(user.id) != user.turn_seq:  # (a second turn of one user in the group: stale too)
+                    outcomes.append(StaleTurn(f"user {user.id}"))
+                    continue
+                seqs[user.id] = user.turn_seq + 1
+                await self._close(writes, closing, now)
+                outcomes.append(None)
+            await writes.run()
         for closing, outcome in zip(group, outcomes):  # committed: what the callers' objects say now
             if outcome is None:
                 closing.user.turn_seq += 1
-                if closing.log is not None and closing.log.get("kind") == "faq":
+                if closing.log is not None:
                     _count_decision(closing.log)
         return outcomes
 
-    async def _close(self, conn: AsyncConnection, closing: _Closing, now: dt.datetime) -> StaleTurn | None:
-        """One turn's closing writes on the group's connection; a StaleTurn (nothing written) when another
-        turn of the user committed first."""
+    async def _close(self, writes: ClosingWrites, closing: _Closing, now: dt.datetime) -> None:
+        """One turn's closing writes, added to the group's."""
         user, state = closing.user, closing.state
-        done = await conn.execute(_FINISH_USER_MEMO if "b_memo" in closing.params else _FINISH_USER,
-                                  {**closing.params, "b_seen": now})
-        if done.rowcount != 1:
-            return StaleTurn(f"user {user.id}")
+        writes.add(_FINISH_USER_MEMO if "b_memo" in closing.params else _FINISH_USER, {**closing.params, "b_seen": now})
         if isinstance(state, FlowState):
-            await self._save_state(conn, user.id, state)
+            await self._save_state(writes.conn, user.id, state)
         elif state is None:
-            await conn.execute(_CLEAR_STATE, {"b_user": user.id})
+            writes.add(_CLEAR_STATE, {"b_user": user.id})
         if closing.log is not None:  # a plain INSERT: no unit-of-work flush, no id fetched back
-            await conn.execute(_LOG_TURN, {**_interaction_values(**closing.log), "created_at": now,
-                                           "turn_seq": user.turn_seq + 1})
+            writes.add(_LOG_TURN, {**_interaction_values(**closing.log), "created_at": now,
+                                   "turn_seq": user.turn_seq + 1})
         if closing.also is not None:
-            await closing.also(conn)
-        return None
+            await closing.also(writes)
 
     async def _upsert_user(self, session: AsyncSession, channel: str, external_id: str, display_name: str) -> User:
         """INSERT .. ON CONFLICT DO UPDATE .. RETURNING: one statement creates or refreshes the row, and

@@ -37,6 +37,7 @@ from channels.telegram import TelegramChannel
 from core.inbox import Inbox, new_process_id
 from core.outbox import Outbox
 from core.storage.db import make_engine, session_factory
+from core.storage.writes import ClosingWrites
 from core.types import Incoming, Reply
 from tests.fakes.telegram_api import FakeTelegramAPI, SentMessage
 
@@ -154,7 +155,7 @@ def _chat_of(update: dict[str, Any]) -> int | None:
 
 class ScriptedTurns:
     """``Core.handle``'s contract (core/turns.py) around a script ``answer(incoming) -> replies``: the
-    replies, with ``also(session, replies)`` run in the turn's closing transaction (where the inbox marks
+    replies, with ``also(writes, replies)`` run in the turn's closing transaction (where the inbox marks
     the event done and owes the replies). For tests of what Telegram shows for given replies; a turn that
     fails is the core's business (tested with the whole bot)."""
 
@@ -165,8 +166,8 @@ class ScriptedTurns:
     async def __call__(self, incoming: Incoming, *, also: Any = None) -> list[Reply]:
         replies = list(await self.answer(incoming))
         if also is not None:
-            async with self.sessions.begin() as session:
-                await also(session, replies)
+            async with self.sessions.begin() as session, ClosingWrites.on(session) as writes:
+                await also(writes, replies)
         return replies
 
 

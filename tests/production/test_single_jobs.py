@@ -38,7 +38,8 @@ def check(runs: list[tuple[float, float, str]]) -> None:
     for (s1, e1, _), (s2, _e2, _) in zip(runs, runs[1:]):
         assert s2 >= e1, "two runs overlapped"
         assert s2 - s1 >= PERIOD, "ran twice in one period"
-    assert len(runs) <= SECONDS / PERIOD + 2
+    # (no bound on the count from SECONDS: each process runs SECONDS from its own start, and on a loaded
+    # machine they start seconds apart; "once per period" is the pairwise check above)
 
 
 async def test_three_processes_on_postgresql(tmp_path: Path) -> None:
