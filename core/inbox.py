@@ -146,10 +146,11 @@ class Inbox:
         """The flush of :attr:`stored`: one INSERT of the events (a duplicate delivery is dropped by the
         unique (channel, event id)); durable when it returns (autocommit on PostgreSQL)."""
         async with single(self.sessions) as session:
+            conn = await session.connection()  # (through the session it is the ORM's bulk INSERT: slower)
             if self._insert_event is None:
-                self._insert_event = (insert_for(session, _EVENTS)
+                self._insert_event = (insert_for(conn, _EVENTS)
                                       .on_conflict_do_nothing(index_elements=["channel", "event_id"]))
-            await session.execute(self._insert_event, rows)
+            await conn.execute(self._insert_event, rows if len(rows) > 1 else rows[0])
         return [None] * len(rows)
 
     def add_listener(self, callback: Callable[[Incoming], None]) -> None:

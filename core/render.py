@@ -120,6 +120,7 @@ _LINK_RE = re.compile(
 )
 _MARKER_RE = re.compile(r"(?P<indent>[ \t]*)(?:(?P<bullet>-)|(?P<number>\d{1,9})\.) ")
 _UNESCAPE_RE = re.compile(_ESC)
+_SPAN_START_RE = re.compile(r"[\\\[*]")  # a backslash, "[" or "*" (the rest of a line is plain text)
 
 
 def _unescape(text: str) -> str:
@@ -131,6 +132,10 @@ def _scan(text: str, links: bool = True) -> Iterable[tuple[int, int, re.Match[st
     pos = 0
     n = len(text)
     while pos < n:
+        found = _SPAN_START_RE.search(text, pos)  # only these characters can start a span or an escape
+        if found is None:
+            return
+        pos = found.start()
         ch = text[pos]
         if ch == "\\" and pos + 1 < n and text[pos + 1] in ESCAPABLE:
             yield pos, pos + 2, None
