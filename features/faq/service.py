@@ -7,7 +7,6 @@ complaint, answer — see features/faq/intent.py)."""
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
 import re
 import threading
@@ -31,13 +30,12 @@ from features.faq.learning import (
 from features.faq.privacy import find_personal, refusal
 from features.faq.procedures import procedure_doc
 from vntext.engine import Decision, FaqDoc, FaqEngine
+from vntext.memo import TextMemo
 from vntext.normalize import fold
 
 log = logging.getLogger(__name__)
 
 _NOT_WORD = re.compile(r"[^\w]+")
-UNDERSTOOD_CACHE = 4096  # questions remembered (FaqService.understand)
-UNDERSTOOD_MAX_CHARS = 200  # longer messages are stories, not repeated questions: never remembered
 
 
 def plain_fold(text: str) -> str:
@@ -121,28 +119,21 @@ class FaqService:
         engine = FaqEngine.build(faq_docs(pack, self._variants))
         smalltalk = {kind: list(getattr(pack.smalltalk, kind)) for kind in ("greeting", "thanks", "goodbye")}
         self.engine, self.interpreter = engine, Interpreter(engine, smalltalk)
-        self._answers = (self.interpreter, collections.OrderedDict())  # swapped together: no stale answer
+        self._answers = (self.interpreter, TextMemo[Understanding]())  # swapped together: no stale answer
         log.info("FAQ index built: %d entries, %d learned variants", len(engine.docs),
                  sum(map(len, self._variants.values())))
 
     def understand(self, text: str) -> Understanding:
-        """What ``text`` asks (features/faq/intent.py). Citizens ask the same few questions again and again
-        (after a bulletin, hundreds ask the same thing), so the last ``UNDERSTOOD_CACHE`` questions are
-        remembered until the index is rebuilt. Messages understood as personal (a request for a code, an ID
-        number, a complaint's own story), any message with a digit (phones, ID numbers, codes, passwords)
-        and long ones are never kept. A bounded OrderedDict rather than
-        ``functools.lru_cache``: it must choose per result what it keeps, and be dropped with its index."""
-        interpreter, cache = self._answers
-        known = cache.get(text)
+        """What ``text`` asks (features/faq/intent.py). The last questions understood are remembered until
+        the index is rebuilt (vntext/memo.py: never a text with a digit or a long one); messages understood
+        as personal (a complaint's own story, a safety matter) are never kept either."""
+        interpreter, memo = self._answers
+        known = memo.get(text)
         if known is not None:
-            cache.move_to_end(text)
             return known
         understood = interpreter.understand(text)
-        if (understood.kind not in ("safety", "complaint") and len(text) <= UNDERSTOOD_MAX_CHARS
-                and not any(ch.isdigit() for ch in text)):  # phone, ID, codes, passwords carry digits
-            cache[text] = understood
-            if len(cache) > UNDERSTOOD_CACHE:
-                cache.popitem(last=False)
+        if understood.kind not in ("safety", "complaint"):
+            memo.keep(text, understood)
         return understood
 
     def match(self, text: str) -> Decision:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from core.content import ContentPack
 from core.content.schema import Hotline
 from vntext.engine import FaqDoc, FaqEngine
+from vntext.memo import TextMemo
 from vntext.normalize import normalize, plain_words, strip_phrases
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ class HotlineService:
     def rebuild(self, pack: ContentPack) -> None:
         self.engine = FaqEngine.build(hotline_docs(pack))
         self._hotlines = {e.id: e for g in pack.hotlines.groups for e in g.entries}
+        self._found: TextMemo[tuple[Hotline, ...]] = TextMemo()  # every text is asked here first (vntext/memo.py)
         log.info("hotline index built: %d entries", sum(1 for e in self._hotlines.values() if e.phone))
 
     def find(self, text: str) -> Sequence[Hotline]:
@@ -41,11 +43,17 @@ class HotlineService:
 
         Only entries that contain what the question names besides "số điện thoại / đường dây nóng" are
         returned: "sdt so tu phap" gives the Department of Justice, never three other agencies."""
+        memo, hotlines, engine = self._found, self._hotlines, self.engine  # (one index, even during a rebuild)
+        known = memo.get(text)
+        if known is not None:
+            return known
+        found: tuple[Hotline, ...] = ()
         asks, rest = strip_phrases(plain_words(normalize(text)), HOTLINE_INTENT)
-        if not asks or not rest:
-            return []
-        _query, scored = self.engine.rank(" ".join(rest))  # the citizen's diacritics kept for the engine
-        suggest = self.engine.thresholds.suggest
-        ids = [self.engine.docs[e].id for e, score, _cov, _units, obj in scored[:3]
-               if score >= suggest and obj >= 0.999]
-        return [self._hotlines[i] for i in ids if i in self._hotlines]
+        if asks and rest:
+            _query, scored = engine.rank(" ".join(rest))  # the citizen's diacritics kept for the engine
+            suggest = engine.thresholds.suggest
+            ids = [engine.docs[e].id for e, score, _cov, _units, obj in scored[:3]
+                   if score >= suggest and obj >= 0.999]
+            found = tuple(hotlines[i] for i in ids if i in hotlines)
+        memo.keep(text, found)
+        return found

@@ -270,9 +270,7 @@ def test_export_learned_command(tmp_path: Path) -> None:
     assert "đã ghi vào gói" in listed.stdout
 
 
-async def test_repeated_questions_are_remembered_but_nothing_personal_is(bot, monkeypatch) -> None:
-    import features.faq.service as service
-
+async def test_repeated_questions_are_remembered_but_nothing_personal_is(bot) -> None:
     faq = _service(bot)
     faq.rebuild(bot.services.pack)  # a fresh index: nothing remembered yet
     _interpreter, remembered = faq._answers
@@ -281,7 +279,17 @@ async def test_repeated_questions_are_remembered_but_nothing_personal_is(bot, mo
     faq.understand("mật khẩu của tôi là Abc12345 có an toàn không")  # a password: understood, not kept
     faq.understand("cán bộ xã hẹn tôi ba lần mà vẫn chưa giải quyết hồ sơ, quá bức xúc")  # a complaint's story
     assert list(remembered) == ["nop ho so truc tuyen nhu the nao"]
-    monkeypatch.setattr(service, "UNDERSTOOD_CACHE", 2)
+    remembered.size = 2
     for question in ("gio lam viec", "le phi cap doi", "tra cuu ho so"):
         faq.understand(question)
     assert list(remembered) == ["le phi cap doi", "tra cuu ho so"]  # bounded: the oldest goes first
+
+
+async def test_hotline_lookups_are_remembered_per_index_and_never_with_digits(bot) -> None:
+    hotlines = bot.services.extra["hotlines"]
+    first = hotlines.find("sdt so tu phap")
+    assert first and hotlines.find("sdt so tu phap") is first  # the second asker costs no search
+    hotlines.find("sdt 0912345678 cua so tu phap")  # a phone number in it: never kept
+    assert list(hotlines._found) == ["sdt so tu phap"]
+    hotlines.rebuild(bot.services.pack)  # a reloaded pack: what was found before is forgotten
+    assert list(hotlines._found) == []
