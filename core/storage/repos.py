@@ -140,11 +140,14 @@ class Store:
         expired = row is not None and row.expires_at is not None and row.expires_at <= utcnow()
         state = None if row is None or expired else FlowState(row.flow, row.step, dict(row.data or {}), row.expires_at)
         if user is None or expired:
-            recent_turns = user.recent_turns if user is not None else 0
+            # A new person has no state and nothing waiting for them (messages go to people who wrote): their
+            # row is created and nothing more read; a second turn of theirs racing this one is told apart by
+            # finish_turn's turn number (StaleTurn), as any other.
+            recent_turns, has_deferred = (user.recent_turns, user.has_deferred) if user is not None else (0, False)
             async with self.sessions.begin() as session:
                 user = await self._upsert_user(session, channel, external_id, display_name)
-                user.recent_turns = recent_turns
-                return user, await self._live_state(session, user.id)
+                user.recent_turns, user.has_deferred = recent_turns, has_deferred
+                return user, await self._live_state(session, user.id) if expired else None
         # what finish_turn will store, as the turn's handlers should already see it
         user.blocked_at = None
         if display_name:
