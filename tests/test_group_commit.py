@@ -110,3 +110,14 @@ async def test_a_stale_turn_in_a_group_writes_nothing(bot) -> None:
     async with store.sessions() as s:
         texts = list((await s.execute(select(Interaction.text).where(Interaction.user_id == user.id))).scalars())
     assert texts == ["một"]
+
+
+async def test_people_writing_for_the_first_time_together_get_their_own_rows(bot) -> None:
+    store: Store = bot.services.store
+    before = store.newcomers.flushes
+    await asyncio.gather(*(bot.core.handle(Incoming(channel="telegram", user_id=f"new{i}", display_name=f"Chị {i}",
+                                                    text="/start")) for i in range(30)))
+    assert store.newcomers.flushes - before < 15  # created together, not one transaction each
+    for i in (0, 17, 29):
+        user = await store.find_user("telegram", f"new{i}")
+        assert user is not None and user.display_name == f"Chị {i}" and user.turn_seq == 1

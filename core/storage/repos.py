@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, tuple_, update
+from sqlalchemy import bindparam, case, delete, func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from core.storage.db import single
@@ -103,6 +103,22 @@ UserKey = tuple[str, str]  # (channel, external id)
 BlockedHook = Callable[[AsyncSession, list[int], dt.datetime], Awaitable[None]]
 
 
+def _upsert_users(conn: AsyncConnection) -> Any:
+    """INSERT of a user row (bound values ``b_channel``, ``b_external``, ``b_name``, ``b_now``, ``b_memo``),
+    or, when it exists, last_seen refreshed, no longer blocked, the display name when one is given;
+    RETURNING the whole row, in the order of the value sets."""
+    stmt = insert_for(conn, _USERS).values(
+        channel=bindparam("b_channel"), external_id=bindparam("b_external"), display_name=bindparam("b_name"),
+        first_seen=bindparam("b_now"), last_seen=bindparam("b_now"), turn_seq=0,
+        memo=bindparam("b_memo", type_=_USERS.c.memo.type))
+    fresh = stmt.excluded
+    return stmt.on_conflict_do_update(
+        index_elements=["channel", "external_id"],
+        set_={"last_seen": fresh.last_seen, "blocked_at": None,
+              "display_name": case((fresh.display_name != "", fresh.display_name), else_=_USERS.c.display_name)},
+    ).returning(*_USERS.c, sort_by_parameter_order=True)
+
+
 class Store:
     """The foundation's data access. One short transaction per call; safe across workers."""
 
@@ -116,6 +132,10 @@ class Store:
         self.closings: GroupCommit[_Closing, None] = GroupCommit(self._close_together, max_items=CLOSINGS_PER_COMMIT)
         # ... and the reads of turns that begin together one SELECT
         self.readers: GroupCommit[UserKey, Any] = GroupCommit(self._read_turns, max_items=CLOSINGS_PER_COMMIT)
+        # ... and the rows of the people writing for the first time one INSERT
+        self.newcomers: GroupCommit[tuple[str, str, str], User] = GroupCommit(self._create_users,
+                                                                              max_items=CLOSINGS_PER_COMMIT)
+        self._create_user: Any = None  # built at the first newcomer (its dialect is the database's)
 
     # users -------------------------------------------------------------------------------------------
     async def touch_user(self, channel: str, external_id: str, display_name: str = "") -> User:
@@ -139,15 +159,19 @@ class Store:
             user.has_deferred = bool(found[3])  # not a column: messages wait for this person's next message
         expired = row is not None and row.expires_at is not None and row.expires_at <= utcnow()
         state = None if row is None or expired else FlowState(row.flow, row.step, dict(row.data or {}), row.expires_at)
-        if user is None or expired:
+        if user is None:
             # A new person has no state and nothing waiting for them (messages go to people who wrote): their
-            # row is created and nothing more read; a second turn of theirs racing this one is told apart by
-            # finish_turn's turn number (StaleTurn), as any other.
-            recent_turns, has_deferred = (user.recent_turns, user.has_deferred) if user is not None else (0, False)
+            # row is created (with the other newcomers' of the moment: :attr:`newcomers`) and nothing more
+            # read; a second turn of theirs racing this one is told apart by finish_turn's turn number.
+            user = await self.newcomers.submit((channel, external_id, display_name[:256]))
+            user.recent_turns, user.has_deferred = 0, False
+            return user, None
+        if expired:
+            recent_turns, has_deferred = user.recent_turns, user.has_deferred
             async with self.sessions.begin() as session:
                 user = await self._upsert_user(session, channel, external_id, display_name)
                 user.recent_turns, user.has_deferred = recent_turns, has_deferred
-                return user, await self._live_state(session, user.id) if expired else None
+                return user, await self._live_state(session, user.id)
         # what finish_turn will store, as the turn's handlers should already see it
         user.blocked_at = None
         if display_name:
@@ -170,6 +194,20 @@ class Store:
             outcomes.append(_READ_ALONE if key in seen else found.get(key))
             seen.add(key)
         return outcomes
+
+    async def _create_users(self, people: list[tuple[str, str, str]]) -> list[User]:
+        """The flush of :attr:`newcomers`: the rows of people writing for the first time ((channel, external
+        id, display name) each), created — or refreshed when they exist by now — in one INSERT .. ON
+        CONFLICT DO UPDATE .. RETURNING; detached User objects, in order."""
+        now = utcnow()
+        async with self.sessions.begin() as session:
+            conn = await session.connection()
+            if self._create_user is None:
+                self._create_user = _upsert_users(conn)
+            rows = (await conn.execute(self._create_user, [
+                {"b_channel": channel, "b_external": external, "b_name": name, "b_now": now, "b_memo": {}}
+                for channel, external, name in people])).all()
+        return [User(**row._asdict()) for row in rows]
 
     async def finish_turn(self, user: User, *, state: FlowState | None | _Unchanged = UNCHANGED,
                           log: dict[str, Any] | None = None, also: AlsoInTurn | None = None,
