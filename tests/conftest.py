@@ -24,6 +24,13 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 _pg_reason: list[str | None] = []
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # pytest restores the warning filters after collection, dropping the one channels.telegram installs
+    from channels.telegram import DO_API_REQUEST_WARNING
+
+    config.addinivalue_line("filterwarnings", f"ignore:{DO_API_REQUEST_WARNING}:telegram.warnings.PTBUserWarning")
+
+
 async def require_pg() -> None:
     """Skip (or fail under CI=true) when PostgreSQL is not reachable."""
     if not _pg_reason:

@@ -323,6 +323,48 @@ async def test_webhook_secret_and_processing() -> None:
     assert api.webhook["url"]  # stop() keeps the webhook registered (rolling restarts lose nothing)
 
 
+def test_plain_text_updates_read_from_json_as_ptb_reads_them() -> None:
+    """The webhook's fast path (plain_text_incoming) gives PTB's Incoming, or None and leaves it to PTB."""
+    import copy
+    import dataclasses
+
+    from telegram import Bot, Update
+
+    from channels.telegram import plain_text_incoming, to_incoming
+
+    api, bot = FakeTelegramAPI(), Bot("123:ABC")
+
+    def ptb(data: dict) -> Incoming | None:
+        try:
+            incoming = to_incoming(Update.de_json(copy.deepcopy(data), bot))
+        except Exception:  # noqa: BLE001 - the webhook answers 400
+            return None
+        return incoming and dataclasses.replace(incoming, message_id=f"u{data['update_id']}|{incoming.message_id}")
+
+    text = api.make_text(U, "Xin chào")
+    full = copy.deepcopy(text)
+    full["message"]["from"].update(last_name="Nguyễn", username="an_ng", is_premium=True)
+    command = api.make_text(U, "/start")
+    command["message"]["entities"] = [{"type": "bot_command", "offset": 0, "length": 6}]
+    fast = [text, full, command]
+    for data in fast:
+        assert plain_text_incoming(data) == ptb(data) and ptb(data) is not None
+    unknown_key, group, no_name, bad_entity, float_id, bool_id, bad_date, photo, extra = (
+        copy.deepcopy(text) for _ in range(9))
+    unknown_key["message"]["forward_origin"] = {"type": "hidden_user", "date": 0, "sender_user_name": "X"}
+    group["message"]["chat"].update(type="group", title="Nhóm")
+    no_name["message"]["from"]["first_name"] = ""
+    bad_entity["message"]["entities"] = [{"type": "bold", "offset": 0}]
+    float_id["message"]["from"]["id"] = 1.5
+    bool_id["message"]["message_id"] = True
+    bad_date["message"]["date"] = 10**20
+    photo["message"]["photo"] = [{"file_id": "f", "file_unique_id": "u", "width": 1, "height": 1}]
+    extra["edited_message"] = extra["message"]
+    for data in (unknown_key, group, no_name, bad_entity, float_id, bool_id, bad_date, photo, extra,
+                 api.make_press(U, "m:faq", check=False), api.make_block(U), {"update_id": 1, "message": "x"}):
+        assert plain_text_incoming(data) is None  # PTB decides (and parses these its own way)
+
+
 @pytest.mark.asyncio
 async def test_webhook_without_secret_rejects_any_header() -> None:
     async with scripted_telegram(Echo(), webhook_url="https://bot.example.vn/tg") as h:

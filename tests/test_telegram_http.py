@@ -28,6 +28,8 @@ async def api():  # noqa: ANN201
             async for part in await request.multipart():
                 parts[part.name] = (part.filename, part.headers.get("Content-Type"), await part.read())
             seen.append({"method": name, "multipart": parts})
+        elif request.content_type == "application/json":
+            seen.append({"method": name, "json": await request.json()})
         else:
             seen.append({"method": name, "form": dict(await request.post())})
         if name == "getMe":
@@ -47,13 +49,13 @@ async def api():  # noqa: ANN201
     await runner.cleanup()
 
 
-async def test_a_message_is_sent_as_a_form_with_the_bot_api_parameters(api) -> None:
+async def test_a_message_is_sent_as_json_with_the_bot_api_parameters(api) -> None:
     base, seen = api
     async with Bot(TOKEN, base_url=base, request=AiohttpRequest()) as bot:
         message = await bot.send_message(42, "<b>Xin chào</b> bà con", parse_mode="HTML")
     assert message.message_id == 7
     sent = next(s for s in seen if s["method"] == "sendMessage")
-    assert sent["form"] == {"chat_id": "42", "text": "<b>Xin chào</b> bà con", "parse_mode": "HTML"}
+    assert sent["json"] == {"chat_id": "42", "text": "<b>Xin chào</b> bà con", "parse_mode": "HTML"}
 
 
 async def test_a_file_is_uploaded_as_multipart_with_its_name_and_type(api) -> None:
