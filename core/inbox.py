@@ -289,8 +289,9 @@ class Inbox:
 
     async def _claim(self, limit: int) -> list[tuple[int, dict[str, Any], int]]:
         cutoff = self.clock() - dt.timedelta(seconds=self.dead_after)
-        async with self.sessions.begin() as session:
-            got = (await session.execute(self._claim_statement(), {"cutoff": cutoff, "lim": limit})).all()
+        async with single(self.sessions) as session:  # one statement: atomic alone (no BEGIN/COMMIT on PG)
+            conn = await session.connection()  # (on the connection: not the ORM's bulk-update path)
+            got = (await conn.execute(self._claim_statement(), {"cutoff": cutoff, "lim": limit})).all()
         claimed = sorted((int(row_id), payload, int(attempts)) for row_id, payload, attempts, _at in got)
         self._received.update({int(row[0]): row[3] for row in got})
         for row_id, _payload, attempts in claimed:
