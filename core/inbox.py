@@ -145,8 +145,7 @@ class Inbox:
     async def _store(self, rows: list[dict[str, Any]]) -> list[None]:
         """The flush of :attr:`stored`: one INSERT of the events (a duplicate delivery is dropped by the
         unique (channel, event id)); durable when it returns (autocommit on PostgreSQL)."""
-        async with single(self.sessions) as session:
-            conn = await session.connection()  # (through the session it is the ORM's bulk INSERT: slower)
+        async with single(self.sessions) as conn:  # (through a session it is the ORM's bulk INSERT: slower)
             if self._insert_event is None:
                 self._insert_event = (insert_for(conn, _EVENTS)
                                       .on_conflict_do_nothing(index_elements=["channel", "event_id"]))
@@ -289,8 +288,7 @@ class Inbox:
 
     async def _claim(self, limit: int) -> list[tuple[int, dict[str, Any], int]]:
         cutoff = self.clock() - dt.timedelta(seconds=self.dead_after)
-        async with single(self.sessions) as session:  # one statement: atomic alone (no BEGIN/COMMIT on PG)
-            conn = await session.connection()  # (on the connection: not the ORM's bulk-update path)
+        async with single(self.sessions) as conn:  # one statement: atomic alone (no BEGIN/COMMIT on PG)
             got = (await conn.execute(self._claim_statement(), {"cutoff": cutoff, "lim": limit})).all()
         claimed = sorted((int(row_id), payload, int(attempts)) for row_id, payload, attempts, _at in got)
         self._received.update({int(row[0]): row[3] for row in got})

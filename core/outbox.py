@@ -40,7 +40,7 @@ from core.codec import reply_from_dict, reply_to_dict
 from core.delivery import ALWAYS, Action, DeliveryPolicy, MessageKind, Reach, RetryPolicy
 from core.metrics import EXTERNAL_ERRORS, EXTERNAL_SECONDS, OUTBOUND
 from core.pacing import Pacers
-from core.storage.db import single
+from core.storage.db import single, transaction
 from core.storage.group import GroupCommit
 from core.storage.writes import ClosingWrites
 from core.storage.models import InboxEvent, OutboxMessage, Process, User, utcnow
@@ -148,9 +148,9 @@ class SentMarks:
         for row_id, tag in group:
             by_tag[tag].append(row_id)
         try:
-            async with single(self.sessions) if len(by_tag) == 1 else self.sessions.begin() as session:
+            async with single(self.sessions) if len(by_tag) == 1 else transaction(self.sessions) as conn:
                 for tag, ids in by_tag.items():
-                    await session.execute(_MARK_SENT, {"b_ids": ids, "b_at": self.clock(), "b_tag": tag})
+                    await conn.execute(_MARK_SENT, {"b_ids": ids, "b_at": self.clock(), "b_tag": tag})
             return True
         except Exception as exc:  # noqa: BLE001 - retried (see the class docstring)
             log.warning("outbox: marking %d sent messages failed (%s); trying again", len(group), type(exc).__name__)

@@ -15,6 +15,7 @@ from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -186,30 +187,58 @@ class SerializedWriteSessions(async_sessionmaker[AsyncSession]):
     def begin(self) -> Any:  # the same `async with sessions.begin() as s:` contract
         return self._begin()
 
+    @asynccontextmanager
+    async def single(self, read: bool = False) -> AsyncIterator[AsyncConnection]:
+        """See :func:`single`: a read on a plain connection; a write is a write transaction (the queue)."""
+        if read:
+            async with self.kw["bind"].connect() as conn:
+                yield conn
+            return
+        async with self._writer.hold(), self.kw["bind"].begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """See :func:`transaction`: a write transaction, in the writer's queue."""
+        async with self._writer.hold(), self.kw["bind"].begin() as conn:
+            yield conn
+
 
 class ServerSessions(async_sessionmaker[AsyncSession]):
     """PostgreSQL session factory with :meth:`single` (see :func:`single`)."""
 
     def __init__(self, engine: AsyncEngine, **kwargs: Any) -> None:
         super().__init__(engine, **kwargs)
-        self._autocommit = async_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"), **kwargs)
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @asynccontextmanager
-    async def single(self) -> AsyncIterator[AsyncSession]:
-        async with self._autocommit() as session:
-            yield session
+    async def single(self, read: bool = False) -> AsyncIterator[AsyncConnection]:
+        """See :func:`single`: a connection in autocommit."""
+        async with self._autocommit.connect() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """See :func:`transaction`."""
+        async with self.kw["bind"].begin() as conn:
+            yield conn
 
 
 def single(sessions: async_sessionmaker[AsyncSession], *, read: bool = False) -> Any:
-    """``async with single(sessions) as s:`` for ONE statement that is atomic by itself (an INSERT, an
-    UPDATE; ``read=True``: one SELECT): on PostgreSQL it runs in autocommit, without the BEGIN and COMMIT
-    round trips of a transaction (the hot paths of a turn: storing an event, reading the user, marking a
-    message sent); on SQLite a write is a write transaction (``begin()``: the single writer's queue) and a
-    read a plain session. Never use it for two writes that must land together."""
-    own = getattr(sessions, "single", None)
-    if own is not None:
-        return own()
-    return sessions() if read else sessions.begin()
+    """``async with single(sessions) as conn:`` — a connection (Core statements, no ORM session) for ONE
+    statement that is atomic by itself (an INSERT, an UPDATE; ``read=True``: one SELECT): on PostgreSQL it
+    runs in autocommit, without the BEGIN and COMMIT round trips of a transaction (the hot paths of a turn:
+    storing events, reading users, claiming, marking messages sent); on SQLite a write is a write
+    transaction in the single writer's queue and a read a plain connection. Never use it for two writes
+    that must land together (:func:`transaction`)."""
+    return sessions.single(read=read)  # type: ignore[attr-defined]
+
+
+def transaction(sessions: async_sessionmaker[AsyncSession]) -> Any:
+    """``async with transaction(sessions) as conn:`` — one write transaction on a connection (Core
+    statements; the ORM session's own work per transaction is not needed on the hot paths): the closing
+    writes of a group of turns. On SQLite it waits in the single writer's queue."""
+    return sessions.transaction()  # type: ignore[attr-defined]
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import bindparam, case, delete, func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
-from core.storage.db import single
+from core.storage.db import single, transaction
 from core.storage.group import GroupCommit
 from core.storage.writes import ClosingWrites
 from core.storage.models import DialogueState, Interaction, OutboxMessage, User, utcnow
@@ -95,10 +95,11 @@ _HAS_DEFERRED = (select(OutboxMessage.id).where(OutboxMessage.channel == User.ch
                                                  OutboxMessage.status == "deferred")
                  .correlate(User).exists())
 # The users of turns that begin together, with their states, in one SELECT (group read, ``Store.readers``)
-_BEGIN_TURNS = (select(User, DialogueState, _RECENT, _HAS_DEFERRED)
-                .outerjoin(DialogueState, DialogueState.user_id == User.id)
-                .where(tuple_(User.channel, User.external_id).in_(bindparam("b_keys", expanding=True))))
-_READ_ALONE = object()  # a group read's answer for a user already in the group: read it again alone
+_STATES = DialogueState.__table__
+_BEGIN_TURNS = (select(_USERS, _STATES.c.flow, _STATES.c.step, _STATES.c.data, _STATES.c.expires_at,
+                       _RECENT.label("recent"), _HAS_DEFERRED.label("has_deferred"))
+                .select_from(_USERS.outerjoin(_STATES, _STATES.c.user_id == _USERS.c.id))
+                .where(tuple_(_USERS.c.channel, _USERS.c.external_id).in_(bindparam("b_keys", expanding=True))))
 UserKey = tuple[str, str]  # (channel, external id)
 BlockedHook = Callable[[AsyncSession, list[int], dt.datetime], Awaitable[None]]
 
@@ -151,14 +152,11 @@ class Store:
         turn's one write transaction (each commit is a disk sync: on SQLite's single writer that, not the
         query count, bounds throughput). A new user (first message) or an expired state is written here."""
         found = await self.readers.submit((channel, external_id))
-        if found is _READ_ALONE:
-            found = (await self._read_turns([(channel, external_id)]))[0]
-        user, row = (found[0], found[1]) if found is not None else (None, None)
-        if user is not None:
-            user.recent_turns = int(found[2] or 0)  # not a column: turns in the last RECENT_TURNS_WINDOW s
-            user.has_deferred = bool(found[3])  # not a column: messages wait for this person's next message
-        expired = row is not None and row.expires_at is not None and row.expires_at <= utcnow()
-        state = None if row is None or expired else FlowState(row.flow, row.step, dict(row.data or {}), row.expires_at)
+        user, state = (found[0], found[1]) if found is not None else (None, None)
+        if found is not None:
+            user.recent_turns = found[2]  # not a column: turns in the last RECENT_TURNS_WINDOW s
+            user.has_deferred = found[3]  # not a column: messages wait for this person's next message
+        expired = state is not None and state.expires_at is not None and state.expires_at <= utcnow()
         if user is None:
             # A new person has no state and nothing waiting for them (messages go to people who wrote): their
             # row is created (with the other newcomers' of the moment: :attr:`newcomers`) and nothing more
@@ -178,21 +176,27 @@ class Store:
             user.display_name = display_name[:256]
         return user, state
 
-    async def _read_turns(self, keys: list[UserKey]) -> list[Any]:
-        """The flush of :attr:`readers`: for each (channel, external id) its row (user, state or None, recent
-        turns, has deferred messages), None for an unknown user — one SELECT, in autocommit on PostgreSQL.
-        A user asked for twice gets ``_READ_ALONE`` the second time: the ORM gives one object per row in a
-        session, and two turns must not share one."""
-        async with single(self.sessions, read=True) as session:
-            rows = (await session.execute(_BEGIN_TURNS, {
+    async def _read_turns(self, keys: list[UserKey]) -> list[tuple[User, FlowState | None, int, bool] | None]:
+        """The flush of :attr:`readers`: for each (channel, external id) a detached User, their flow state
+        (expired or not) or None, their turns in the last RECENT_TURNS_WINDOW s and whether messages wait
+        for them; None for an unknown user — one SELECT on a connection (no ORM session), in autocommit on
+        PostgreSQL. Each asker gets their own User object, even when two ask for the same person."""
+        async with single(self.sessions, read=True) as conn:
+            rows = (await conn.execute(_BEGIN_TURNS, {
                 "b_keys": list(dict.fromkeys(keys)),
                 "b_since": utcnow() - dt.timedelta(seconds=RECENT_TURNS_WINDOW)})).all()
-        found: dict[UserKey, Any] = {(row[0].channel, row[0].external_id): row for row in rows}
-        seen: set[UserKey] = set()
-        outcomes: list[Any] = []
+        found = {(row.channel, row.external_id): row for row in rows}
+        outcomes: list[tuple[User, FlowState | None, int, bool] | None] = []
         for key in keys:
-            outcomes.append(_READ_ALONE if key in seen else found.get(key))
-            seen.add(key)
+            row = found.get(key)
+            if row is None:
+                outcomes.append(None)
+                continue
+            values = row._mapping
+            user = User(**{column.key: values[column] for column in _USERS.c})
+            state = (FlowState(row.flow, row.step, dict(row.data or {}), row.expires_at)
+                     if row.flow is not None else None)
+            outcomes.append((user, state, int(row.recent or 0), bool(row.has_deferred)))
         return outcomes
 
     async def _create_users(self, people: list[tuple[str, str, str]]) -> list[User]:
@@ -200,8 +204,7 @@ class Store:
         id, display name) each), created — or refreshed when they exist by now — in one INSERT .. ON
         CONFLICT DO UPDATE .. RETURNING; detached User objects, in order."""
         now = utcnow()
-        async with single(self.sessions) as session:  # one statement: atomic alone (no BEGIN/COMMIT on PG)
-            conn = await session.connection()
+        async with single(self.sessions) as conn:  # one statement: atomic alone (no BEGIN/COMMIT on PG)
             if self._create_user is None:
                 self._create_user = _upsert_users(conn)
             rows = (await conn.execute(self._create_user, [
@@ -235,8 +238,8 @@ class Store:
         a turn whose user moved on since its ``begin_turn`` writes nothing and gets :class:`StaleTurn`."""
         now = utcnow()
         outcomes: list[StaleTurn | None] = []
-        async with self.sessions.begin() as session:
-            writes = ClosingWrites(await session.connection())
+        async with transaction(self.sessions) as conn:
+            writes = ClosingWrites(conn)
             if len(group) == 1:  # alone (a quiet moment): its UPDATE's row count is the check, one statement less
                 closing = group[0]
                 done = await writes.conn.execute(*self._finish_user(closing, now))
