@@ -42,6 +42,7 @@ class GroupCommit(Generic[T, R]):
         self.concurrency = concurrency
         self._waiting: list[tuple[T, asyncio.Future[R]]] = []
         self._flushing = 0
+        self._drains: set[asyncio.Task[None]] = set()
         self.flushes = 0  # how many flushes ran (tests, diagnostics: items / flushes is the group size)
 
     async def submit(self, item: T) -> R:
@@ -55,7 +56,9 @@ class GroupCommit(Generic[T, R]):
         self._waiting.append((item, done))
         if self._flushing < self.concurrency:
             self._flushing += 1
-            loop.create_task(self._drain())
+            task = loop.create_task(self._drain())
+            self._drains.add(task)  # a reference until it ends (the loop itself keeps only a weak one)
+            task.add_done_callback(self._drains.discard)
         return done
 
     @property
