@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -51,6 +52,7 @@ from bot.database import upgrade
 from core.turns import LAST_RESORT
 from core.types import Attachment as InAttachment
 from core.types import Incoming
+from tests.fakes.citizen import JPEG
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.pgschema import PG_URL, pg_unreachable, throwaway_schema
 
@@ -84,11 +86,20 @@ async def _db_counts(bot: Bot) -> tuple[int, set[str], int]:
     return reports, codes, attachments
 
 
-async def _bot(engine: AsyncEngine, pack: ContentPack, **settings_kw: Any) -> Bot:
+async def _bot(engine: AsyncEngine, pack: ContentPack, extra: dict[str, str] | None = None,
+               **settings_kw: Any) -> Bot:
+    """The app as `cchc-bot run` builds it; attachments go to a throw-away file store (CCHC_FILES_DIR),
+    not the checkout's data/files."""
     await upgrade(engine)
+    files = tempfile.mkdtemp(prefix="cchc-bench-files-")
     settings = Settings(database_url="sqlite+aiosqlite:///:memory:", content_dir=ROOT / "content",
-                        content_reload_seconds=0, **settings_kw)
+                        content_reload_seconds=0, extra={**(extra or {}), "CCHC_FILES_DIR": files},
+                        **settings_kw)
     return await build_bot(settings, pack=pack, engine=engine, migrate=False)
+
+
+def _drop_files(bot: Bot) -> None:
+    shutil.rmtree(bot.settings.extra["CCHC_FILES_DIR"], ignore_errors=True)
 
 
 async def via_adapter(engine: AsyncEngine, pack: ContentPack, citizens: int, think: float,
@@ -118,6 +129,7 @@ async def via_adapter(engine: AsyncEngine, pack: ContentPack, citizens: int, thi
             await channel.stop()
         bad_requests = len(api.bad_requests)
     reports, db_codes, attachments = await _db_counts(bot)
+    _drop_files(bot)
     confirmed = set(result.codes)
     lat = result.latencies
     return {
@@ -137,8 +149,14 @@ async def via_adapter(engine: AsyncEngine, pack: ContentPack, citizens: int, thi
 
 
 async def via_core(engine: AsyncEngine, pack: ContentPack, citizens: int) -> dict[str, Any]:
-    """Secondary: the same script straight into `Core.handle` (no HTTP), at the adapter's concurrency."""
+    """Secondary: the same script straight into `Core.handle` (no HTTP), at the adapter's concurrency. The
+    photo's bytes come from a local downloader standing in for the adapter's (as `add_telegram` registers)."""
     bot = await _bot(engine, pack)
+
+    async def download(_attachment: Any) -> bytes:
+        return JPEG
+
+    bot.services.extra["downloaders"]["telegram"] = download
     gate = asyncio.Semaphore(max_concurrent_turns(engine))
     error_texts = {pack.texts.render("errors/internal"), LAST_RESORT}
     latencies: list[float] = []
@@ -176,6 +194,7 @@ async def via_core(engine: AsyncEngine, pack: ContentPack, citizens: int) -> dic
     outcomes = await asyncio.gather(*(citizen(i) for i in range(citizens)), return_exceptions=True)
     wall = time.perf_counter() - started
     reports, _codes, attachments = await _db_counts(bot)
+    _drop_files(bot)
     confirmed = sum(1 for o in outcomes if o is True)
     return {
         "path": "core", "turns": len(latencies), "wall_s": round(wall, 2),
