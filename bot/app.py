@@ -73,8 +73,6 @@ async def build_bot(settings: Settings, *, pack: ContentPack | None = None, migr
     services.outbox = Outbox(store.sessions, senders, process_id=new_process_id(), policies=policies,
                              pacers=Pacers(rate_overrides(settings.extra)), on_blocked=store.mark_blocked,
                              dead_after=settings.inbox_dead_after)
-    if not settings.secret_key:
-        log.warning("CCHC_SECRET_KEY is not set: dashboard logins end at every restart (set 32+ characters)")
     services.extra["secret_key"] = settings.secret_key or secrets.token_urlsafe(48)
     from core.jobs import Jobs  # single jobs across processes (issue 15)
 
@@ -315,6 +313,9 @@ async def _serve(bot: Bot, *, console: bool, stop: asyncio.Event | None) -> None
         site = web.TCPSite(runner, bot.settings.web_host, bot.settings.web_port)
         await site.start()
         log.info("web server on http://%s:%s", bot.settings.web_host, bot.settings.web_port)
+        if not bot.settings.secret_key:
+            log.warning("Chưa đặt CCHC_SECRET_KEY: mỗi lần khởi động lại, các phiên đăng nhập trang quản trị "
+                        "hết hiệu lực (đặt một chuỗi ngẫu nhiên 32 ký tự trở lên)")
         for channel in bot.channels:
             await channel.start()
             stack.push_async_callback(channel.stop)

@@ -19,10 +19,13 @@ from bot.config import ConfigError, Settings, load_settings
 from core.feature import CliHost
 
 
-def _setup_logging() -> None:
+def _setup_logging(serving: bool) -> None:
+    """Services (``run``, ``worker``) log at INFO by default; one-off commands and ``chat`` at WARNING, so
+    their output is what the operator asked for, not start-up lines. CCHC_LOG_LEVEL overrides both."""
     from core.logsafe import configure
 
-    configure(os.environ.get("CCHC_LOG_LEVEL", "INFO"), os.environ.get("CCHC_LOG_FORMAT", "text"))  # libraries held at WARNING even at DEBUG
+    default = "INFO" if serving else "WARNING"
+    configure(os.environ.get("CCHC_LOG_LEVEL", default), os.environ.get("CCHC_LOG_FORMAT", "text"))  # libraries held at WARNING even at DEBUG
 
 
 def _load_env_file(path: str = ".env") -> None:
@@ -301,8 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     _load_env_file()
-    _setup_logging()
     args = build_parser().parse_args(argv)
+    _setup_logging(serving=args.func in (cmd_run, cmd_worker))
     try:
         return int(args.func(args) or 0)
     except Exception as exc:

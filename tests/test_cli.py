@@ -62,6 +62,7 @@ def test_terminal_chat_runs_the_same_handlers(tmp_path: Path) -> None:
     assert "Xin chào" in result.stdout and "Khẩu hiệu cải cách hành chính" in result.stdout
     assert "Nộp hồ sơ trực tuyến" in result.stdout
     assert "Traceback" not in result.stderr
+    assert " INFO " not in result.stderr  # the terminal shows the conversation, not start-up lines
 
 
 def _free_port() -> int:
@@ -75,6 +76,8 @@ def test_run_without_token_and_terminal_serves_the_web_server(tmp_path: Path) ->
     env = {**os.environ, "CCHC_CONTENT_DIR": str(REPO / "content"), "CCHC_WEB_PORT": str(port),
            "CCHC_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'svc.db'}"}
     env.pop("TELEGRAM_BOT_TOKEN", None)
+    env.pop("CCHC_SECRET_KEY", None)
+    env.pop("CCHC_LOG_LEVEL", None)
     proc = subprocess.Popen([*BOT, "run"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, cwd=REPO, env=env)
     try:
@@ -91,6 +94,7 @@ def test_run_without_token_and_terminal_serves_the_web_server(tmp_path: Path) ->
         _, stderr = proc.communicate(timeout=20)
     assert body is not None and '"ok"' in body, stderr[-2000:]
     assert "TELEGRAM_BOT_TOKEN" in stderr and "chỉ chạy máy chủ web" in stderr
+    assert " INFO " in stderr and "Chưa đặt CCHC_SECRET_KEY" in stderr  # a service logs; the operator is told
 
 
 def test_faq_match_writes_one_json_decision_per_line() -> None:
