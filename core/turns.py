@@ -139,13 +139,14 @@ class Core:
                 return [Reply(text=ctx.text("errors/unknown_command", command=incoming.command[:32]),
                               buttons=main_menu(ctx))]
             return await handler(ctx)
+        number = typed_number(incoming, ctx.user.memo)
+        if number is not None:  # a number outside the options just shown (chosen_option took those inside);
+            # before an open flow: its step would take "9" for an answer (a commune named "9") or re-ask
+            return [no_such_option(ctx, number)]
         if ctx.state is not None and ctx.state.flow in router.flows:
             replies = await router.flows[ctx.state.flow](ctx)
             if replies is not None:  # issue 9: a flow returns None for text that does not answer it
                 return replies
-        number = typed_number(incoming, ctx.user.memo)
-        if number is not None:  # a number outside the options just shown (chosen_option took those inside)
-            return [no_such_option(ctx, number)]
         if incoming.text and any(ch.isalnum() for ch in incoming.text):
             replies = await router.answer_text(ctx)
             if replies is not None:

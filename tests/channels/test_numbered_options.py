@@ -24,3 +24,20 @@ async def test_a_number_outside_the_options_shows_them_again_on_the_terminal(sql
 
         await citizen.press("Khẩu hiệu")  # the options still work: typing its number opens it
         assert "Khẩu hiệu" in citizen.last_text
+
+
+async def test_inside_a_report_a_number_outside_the_options_says_so_and_the_report_goes_on(sqlite_engine, pack) -> None:
+    async with citizen_on("console", sqlite_engine, pack) as citizen:
+        await citizen.say("/phananh")
+        categories = citizen.buttons
+        assert "Bước 1/5" in citizen.last_text, citizen.last_text
+
+        await citizen.say(str(len(categories) + 3))
+        assert f"Không có lựa chọn số {len(categories) + 3}" in citizen.last_text, citizen.last_text
+        assert citizen.buttons == categories  # the step's options, numbered as before
+
+        await citizen.say("1")  # the first category: the report goes on to its next step
+        assert "Bước 2/5" in citizen.last_text, citizen.last_text
+        await citizen.say("99")  # the commune step shows "Không rõ" and "Hủy": 99 is no commune's name
+        assert "Không có lựa chọn số 99" in citizen.last_text, citizen.last_text
+        assert "chưa tìm thấy" not in citizen.last_text
