@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from dashboard.state import DashboardConfig
 
 from bot.config import Settings
-from bot.database import migrations_problem, upgrade
+from bot.database import DatabaseAhead, migrations_problem, upgrade
 from bot.features import FEATURES, build_router, pack_spec
 from core.channel import Channel
 from core.content import ContentPack
@@ -64,7 +64,13 @@ async def build_bot(settings: Settings, *, pack: ContentPack | None = None, migr
     pack = pack or load_pack(settings.content_dir, pack_spec(features))
     engine = engine or settings.make_engine()
     if migrate:
-        await upgrade(engine)
+        try:
+            await upgrade(engine)
+        except DatabaseAhead as exc:
+            # An older release restarted against a database a newer one migrated: serve rather than crash-loop
+            # (the newer schema only adds); /readyz answers 503 naming the mismatch until the code is upgraded.
+            log.warning("database at migration %s, newer than this code (%s): not migrated; upgrade the code",
+                        ",".join(exc.current), ",".join(exc.heads))
     store = Store(session_factory(engine))
     holder = PackHolder(pack)
     senders: dict[str, Any] = {}
@@ -370,10 +376,9 @@ def rate_overrides(env: dict[str, str] | Any) -> dict[str, float]:
 
 def install_operations(bot: Bot, app: web.Application) -> None:
     """/readyz checks of this process (migrations at head, each channel it runs connected) and /metrics."""
-    from bot.database import at_head
     from core.web import add_readiness_check
 
-    add_readiness_check(app, "migrations", lambda: at_head(bot.engine))
+    add_readiness_check(app, "migrations", lambda: migrations_problem(bot.engine))
     for channel in bot.channels:
         if hasattr(channel, "running"):
             add_readiness_check(app, f"channel:{channel.channel}", _connected(channel))

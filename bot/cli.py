@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import functools
 import asyncio
 import logging
 import os
@@ -45,7 +46,9 @@ def settings_or_exit() -> Settings:
         raise SystemExit(2) from None
 
 
-def pack_or_exit(content_dir: Path):  # noqa: ANN201
+def pack_or_exit(content_dir: Path, *, mention_unconfirmed: bool = True):  # noqa: ANN201
+    """The content pack, or one report of its errors and exit 1. ``mention_unconfirmed``: warn about values
+    still to confirm (a service's start; one-off commands leave that to `content check`)."""
     from bot.features import load_pack
     from core.content import PackError
 
@@ -54,7 +57,7 @@ def pack_or_exit(content_dir: Path):  # noqa: ANN201
     except PackError as exc:
         print(f"Gói nội dung {content_dir} không hợp lệ:\n{exc.report.render()}", file=sys.stderr)
         raise SystemExit(1) from None
-    if pack.report.warnings:
+    if pack.report.warnings and mention_unconfirmed:
         logging.getLogger("content").warning(
             "%d giá trị trong gói nội dung chưa được xác nhận (xem: cchc-bot content check)", len(pack.report.warnings))
     return pack
@@ -80,7 +83,8 @@ async def close_host(built: Any) -> None:
 def cli_host() -> CliHost:
     from bot.database import upgrade
 
-    return CliHost(settings=settings_or_exit, pack=pack_or_exit, open_host=open_host, close_host=close_host,
+    return CliHost(settings=settings_or_exit, pack=functools.partial(pack_or_exit, mention_unconfirmed=False),
+                   open_host=open_host, close_host=close_host,
                    upgrade=upgrade)
 
 
@@ -142,7 +146,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise
         print(f"Không mở được máy chủ web tại {settings.web_host}:{settings.web_port} (cổng đang được dùng "
               "hoặc không được phép): đặt CCHC_WEB_PORT khác rồi chạy lại.", file=sys.stderr)
-        return 2
+        return EXIT_SETTING
     return 0
 
 
@@ -186,7 +190,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     from bot.app import add_console, build_bot
 
     settings = settings_or_exit()
-    pack = pack_or_exit(settings.content_dir)
+    pack = pack_or_exit(settings.content_dir, mention_unconfirmed=False)
 
     async def main() -> None:
         bot = await build_bot(settings, pack=pack)
@@ -233,12 +237,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
         print(f"Không mở được cổng {settings.web_host}:{settings.worker_port} cho /healthz và /metrics (cổng "
               "đang được dùng hoặc không được phép): đặt CCHC_WORKER_PORT khác, hoặc bỏ trống để không mở cổng.",
               file=sys.stderr)
-        return 2
+        return EXIT_SETTING
     return 0
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    from bot.database import upgrade
+    from bot.database import DatabaseAhead, upgrade
 
     settings = settings_or_exit()
 
@@ -249,7 +253,14 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
         finally:
             await engine.dispose()
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except DatabaseAhead as exc:
+        # exit 0: nothing to apply, and the unit's ExecStartPre must not keep an older release from starting
+        print(f"Cơ sở dữ liệu đang ở migration {', '.join(exc.current)}, mới hơn mã này ({', '.join(exc.heads)}): "
+              "không thay đổi gì. Hãy cập nhật mã lên bản đã nâng cấp cơ sở dữ liệu (không hạ cấp được; muốn quay "
+              "lại bản cũ thì khôi phục bản sao lưu trước khi nâng cấp).", file=sys.stderr)
+        return 0
     print("Cơ sở dữ liệu đã được cập nhật.", file=sys.stderr)
     return 0
 
@@ -302,39 +313,124 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Exit codes of `run`, `worker` and the one-off commands (deploy/README.md, the systemd units):
+EXIT_SETTING = 2  # a setting to fix (a wrong value, a token the platform rejects, a port taken): restarting
+#                   cannot help, so the units say RestartPreventExitStatus=2
+EXIT_UNAVAILABLE = 69  # sysexits.h EX_UNAVAILABLE: a service (the database, a platform's API) cannot be
+#                        reached now; systemd restarts after RestartSec
+
+
 def main(argv: list[str] | None = None) -> int:
     _load_env_file()
     args = build_parser().parse_args(argv)
-    _setup_logging(serving=args.func in (cmd_run, cmd_worker))
+    serving = args.func in (cmd_run, cmd_worker)
+    _setup_logging(serving=serving)
+    _metrics_directory(serving)
     try:
         return int(args.func(args) or 0)
     except Exception as exc:
-        cause = _unreachable_database(exc)
-        if cause is None:
+        known = _known_failure(exc)
+        if known is None:
             raise
-        print(f"Không kết nối được cơ sở dữ liệu {_shown_database_url()}: {type(cause).__name__}: "
-              f"{str(cause).splitlines()[0][:200] if str(cause) else ''}. "
-              "Kiểm tra PostgreSQL đang chạy, địa chỉ, cổng, tên người dùng và mật khẩu trong CCHC_DATABASE_URL.",
-              file=sys.stderr)
-        return 2
+        message, code = known
+        print(message, file=sys.stderr)
+        return code
+
+
+def _metrics_directory(serving: bool) -> None:
+    """PROMETHEUS_MULTIPROC_DIR is for the processes that serve /metrics (one directory per service: the
+    systemd units' /run/%N, each container's /app/metrics). A one-off command (`db upgrade` in ExecStartPre,
+    `admin list` run in a container) serves none, so it writes nothing there; a serving process removes the
+    files of processes no longer running, which prometheus-client would otherwise add to every scrape
+    (its docs: "the directory must be wiped between process runs")."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+    if not directory:
+        return
+    if not serving:
+        os.environ.pop("PROMETHEUS_MULTIPROC_DIR")
+        return
+    from core.metrics import remove_stale_files
+
+    remove_stale_files(Path(directory))
+
+
+def _known_failure(exc: BaseException) -> tuple[str, int] | None:
+    """One line and an exit code for a failure the operator fixes outside the code (a rejected token, an
+    unreachable database or platform API); None for anything else (a bug: the traceback is kept).
+    Never prints a token or a password: the lines name the setting, not its value."""
+    rejected = _in_chain(exc, lambda e: _is_telegram(e, "InvalidToken"))
+    if rejected is not None:
+        return ("Cấu hình sai: Telegram từ chối TELEGRAM_BOT_TOKEN (token sai hoặc đã bị thu hồi): lấy token mới "
+                "từ @BotFather (/token hoặc /revoke) rồi khởi động lại.", EXIT_SETTING)
+    database = _unreachable_database(exc)
+    if database is not None:
+        return (f"Không kết nối được cơ sở dữ liệu {_shown_database_url()}: {type(database).__name__}: "
+                f"{_first_line(database)}. Kiểm tra PostgreSQL đang chạy, địa chỉ, cổng, tên người dùng và mật "
+                "khẩu trong CCHC_DATABASE_URL.", EXIT_UNAVAILABLE)
+    network = _in_chain(exc, lambda e: _is_telegram(e, "NetworkError", "TimedOut"))
+    if network is not None:
+        return (f"Không kết nối được Telegram ({_shown_telegram_api()}): {type(network).__name__}. Kiểm tra mạng "
+                "và tường lửa của máy chủ (cần ra được HTTPS tới api.telegram.org) rồi khởi động lại.",
+                EXIT_UNAVAILABLE)
+    return None
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(seen) < 8 and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def _in_chain(exc: BaseException, test: Any) -> BaseException | None:
+    return next((e for e in _chain(exc) if test(e)), None)
+
+
+def _is_telegram(exc: BaseException, *names: str) -> bool:
+    return type(exc).__module__.startswith("telegram") and any(
+        cls.__name__ in names for cls in type(exc).__mro__)
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0][:200] if str(exc) else ""
 
 
 _REFUSALS = ("InvalidPasswordError", "InvalidAuthorizationSpecificationError", "InvalidCatalogNameError",
              "CannotConnectNowError", "TooManyConnectionsError")
+_DATABASE_CODE = (f"{os.sep}asyncpg{os.sep}", f"{os.sep}sqlalchemy{os.sep}", f"{os.sep}aiosqlite{os.sep}")
 
 
 def _unreachable_database(exc: BaseException) -> BaseException | None:
     """The error (in ``exc``'s chain) saying the database refused us or could not be reached: a setting to
-    fix, not a bug, so one line instead of a traceback. None for anything else."""
-    seen: BaseException | None = exc
-    for _ in range(6):
-        if seen is None:
-            return None
-        if isinstance(seen, (ConnectionRefusedError, socket.gaierror)) or (
-                type(seen).__module__.startswith("asyncpg") and type(seen).__name__ in _REFUSALS):
+    fix or a server to start, not a bug, so one line instead of a traceback. None for anything else.
+
+    A refused connection or an unknown host counts only when it was raised while connecting to the database
+    (its traceback runs through asyncpg, SQLAlchemy or aiosqlite): the same OSError from Telegram's or
+    Zalo's HTTP client is a platform that cannot be reached, not the database."""
+    for seen in _chain(exc):
+        if type(seen).__module__.startswith("asyncpg") and type(seen).__name__ in _REFUSALS:
             return seen
-        seen = seen.__cause__ or seen.__context__
+        if isinstance(seen, (ConnectionRefusedError, socket.gaierror)) and _raised_in_database_code(seen):
+            return seen
     return None
+
+
+def _raised_in_database_code(exc: BaseException) -> bool:
+    import traceback
+
+    return any(any(part in frame.f_code.co_filename for part in _DATABASE_CODE)
+               for frame, _ in traceback.walk_tb(exc.__traceback__))
+
+
+def _shown_telegram_api() -> str:
+    from urllib.parse import urlsplit
+
+    from bot.config import DEFAULT_TELEGRAM_API
+
+    base = os.environ.get("TELEGRAM_API_BASE_URL", "").strip() or DEFAULT_TELEGRAM_API
+    return urlsplit(base).netloc or "api.telegram.org"  # the host only: the token follows in real URLs
 
 
 def _shown_database_url() -> str:

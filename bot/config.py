@@ -23,7 +23,17 @@ _TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
 
 
 # Secrets whose deploy/*.env.example value ("change-me...") must not reach production.
-PLACEHOLDER_CHECKED = ("CCHC_SECRET_KEY", "CCHC_METRICS_TOKEN", "CCHC_WEBCHAT_SECRET", "TELEGRAM_WEBHOOK_SECRET")
+PLACEHOLDER_CHECKED = ("CCHC_SECRET_KEY", "CCHC_METRICS_TOKEN", "CCHC_WEBCHAT_SECRET")
+# A channel's secrets, checked the same way once the channel is in use (any of the first group is set): an
+# env file may keep the template's lines of a channel the province does not run.
+CHANNEL_PLACEHOLDERS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
+    (("TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_URL"), ("TELEGRAM_WEBHOOK_SECRET",)),
+    (("ZALO_OA_APP_ID", "ZALO_OA_SECRET_KEY", "ZALO_OA_APP_SECRET"),
+     ("ZALO_OA_SECRET_KEY", "ZALO_OA_APP_SECRET", "ZALO_OA_ACCESS_TOKEN", "ZALO_OA_REFRESH_TOKEN")),
+    (("ZALO_BOT_TOKEN",), ("ZALO_BOT_TOKEN", "ZALO_BOT_WEBHOOK_SECRET")),
+    (("MESSENGER_PAGE_ACCESS_TOKEN", "MESSENGER_APP_SECRET", "MESSENGER_VERIFY_TOKEN"),
+     ("MESSENGER_PAGE_ACCESS_TOKEN", "MESSENGER_APP_SECRET", "MESSENGER_VERIFY_TOKEN")),
+)
 
 # Variables kept in Settings.extra (Bot.env): the bot's own and the channels' (checked by their adapters).
 EXTRA_PREFIXES = ("CCHC_", "ZALO_", "MESSENGER_")
@@ -114,6 +124,15 @@ def _port(get: Callable[[str], str | None], name: str, default: int | None) -> i
     return port
 
 
+def _password(database_url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(database_url).password or ""
+    except Exception:  # noqa: BLE001 - an unparsable URL is refused below, naming its scheme
+        return ""
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read and check every variable; raise ConfigError naming the first bad one."""
     env = os.environ if env is None else env
@@ -122,12 +141,21 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         value = env.get(name, "").strip()
         return value or None
 
-    for name in PLACEHOLDER_CHECKED:  # the env file templates' "change-me-..." values left in place
+    checked = list(PLACEHOLDER_CHECKED)
+    for in_use, secrets in CHANNEL_PLACEHOLDERS:
+        if any(get(name) for name in in_use):
+            checked += secrets
+    for name in checked:  # the env file templates' "change-me-..." values left in place
         if "change-me" in (get(name) or "").lower():
-            raise ConfigError(f"{name} vẫn là giá trị mẫu trong tệp cấu hình: hãy thay bằng giá trị ngẫu nhiên "
-                              f"(tạo bằng: {MAKE_SECRET})")
+            raise ConfigError(f"{name} vẫn là giá trị mẫu trong tệp cấu hình: hãy thay bằng giá trị thật "
+                              f"(một chuỗi ngẫu nhiên tạo bằng: {MAKE_SECRET}; token, khóa của nền tảng lấy từ "
+                              "trang quản lý của nền tảng)")
 
     database_url = get("CCHC_DATABASE_URL") or DEFAULT_DATABASE_URL
+    if "change-me" in _password(database_url).lower():
+        raise ConfigError("CCHC_DATABASE_URL: mật khẩu vẫn là giá trị mẫu 'change-me': đặt mật khẩu thật của "
+                          "PostgreSQL (docker compose: POSTGRES_PASSWORD trong deploy/cchc.env, chạy lệnh với "
+                          "--env-file deploy/cchc.env)")
     schema = get("CCHC_DATABASE_SCHEMA") or ""
     if not database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
         raise ConfigError(
@@ -162,7 +190,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         if any(path == p or path.startswith(p + "/") for p in RESERVED_PATHS):
             raise ConfigError(f"TELEGRAM_WEBHOOK_URL: đường dẫn {parsed.path!r} máy chủ web đã dùng; "
                               f"hãy dùng ví dụ {DEFAULT_WEBHOOK_PATH}")
-    secret = get("TELEGRAM_WEBHOOK_SECRET")
+    # neither token nor webhook: Telegram is not in use, the template's secret line may stay as it is
+    secret = get("TELEGRAM_WEBHOOK_SECRET") if token or webhook_url else None
     if secret and not _SECRET_RE.match(secret):
         raise ConfigError("TELEGRAM_WEBHOOK_SECRET phải gồm 1-256 ký tự A-Z a-z 0-9 _ -")
     if secret and (len(secret) < MIN_WEBHOOK_SECRET or len(set(secret)) < 8):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -11,11 +12,38 @@ from core.storage.db import run_migrations
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
+class DatabaseAhead(Exception):
+    """The database is at a migration this code does not know: a newer release migrated it (a rollback of
+    the code, or an old process restarted during a rolling upgrade). Nothing is changed; ``args[0]`` lists
+    the database's revisions, ``args[1]`` this code's heads."""
+
+    def __init__(self, current: list[str], heads: list[str]) -> None:
+        super().__init__(current, heads)
+        self.current, self.heads = current, heads
+
+
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     """Bring the database to `revision` (default: the newest); safe to run on every start. On PostgreSQL
-    the schema named by CCHC_DATABASE_SCHEMA (the engine's search_path) is created first when missing."""
+    the schema named by CCHC_DATABASE_SCHEMA (the engine's search_path) is created first when missing.
+
+    Raises DatabaseAhead, before changing anything, when the database is at a revision these migrations do
+    not contain (Alembic itself would fail with "Can't locate revision"): there is no downgrade across
+    releases, the code must be upgraded again (or the backup taken before the upgrade restored)."""
     await _create_schema(engine)
+    unknown = sorted(await _revisions(engine) - _known())
+    if unknown:
+        raise DatabaseAhead(unknown, sorted(_heads()))
     await run_migrations(engine, MIGRATIONS_DIR, revision)
+
+
+async def _revisions(engine: AsyncEngine) -> set[str]:
+    """The database's current revisions; empty before the first migration."""
+    from sqlalchemy import inspect, text
+
+    async with engine.connect() as conn:
+        if not await conn.run_sync(lambda sync: inspect(sync).has_table("alembic_version")):
+            return set()
+        return {row[0] for row in (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()}
 
 
 async def _create_schema(engine: AsyncEngine) -> None:
@@ -34,12 +62,22 @@ async def _create_schema(engine: AsyncEngine) -> None:
 
 
 @functools.cache
-def _heads() -> frozenset[str]:
+def _script() -> Any:
     from alembic.script import ScriptDirectory
 
     from core.storage.db import alembic_config
 
-    return frozenset(ScriptDirectory.from_config(alembic_config(MIGRATIONS_DIR)).get_heads())
+    return ScriptDirectory.from_config(alembic_config(MIGRATIONS_DIR))
+
+
+@functools.cache
+def _heads() -> frozenset[str]:
+    return frozenset(_script().get_heads())
+
+
+@functools.cache
+def _known() -> frozenset[str]:
+    return frozenset(rev.revision for rev in _script().walk_revisions())
 
 
 async def at_head(engine: AsyncEngine) -> str | None:
@@ -55,4 +93,8 @@ async def at_head(engine: AsyncEngine) -> str | None:
 async def migrations_problem(engine: AsyncEngine) -> str:
     """'' when the database is at the newest migration, else why not in one line (a readiness check)."""
     problem = await at_head(engine)
-    return f"database: {problem} (run: cchc-bot db upgrade)" if problem else ""
+    if not problem:
+        return ""
+    if await _revisions(engine) - _known():
+        return f"database: {problem} (the database is newer than this code: upgrade the code)"
+    return f"database: {problem} (run: cchc-bot db upgrade)"

@@ -321,11 +321,14 @@ class TelegramChannel:
                        "max_delay": retry_max_delay, "max_retry_after": max_retry_after}
         timeouts = {"connect_timeout": connect_timeout, "read_timeout": read_timeout,
                     "write_timeout": write_timeout, "pool_timeout": pool_timeout}
+        # kept: when getMe fails PTB's shutdown() skips a bot it never marked initialised, sessions left open
+        self._requests = requests = (AiohttpRequest(pool_size=connection_pool_size, **timeouts),
+                                     AiohttpRequest(pool_size=1, **timeouts))
         builder = (
             Application.builder()
             .token(token)
-            .request(AiohttpRequest(pool_size=connection_pool_size, **timeouts))  # channels/telegram_http.py
-            .get_updates_request(AiohttpRequest(pool_size=1, **timeouts))  # PTB adds the long poll to read
+            .request(requests[0])  # channels/telegram_http.py
+            .get_updates_request(requests[1])  # PTB adds the long poll to read
             .updater(None)  # polling is our own loop (the offset advances after storing), never PTB's Updater
         )
         if api_base_url:
@@ -367,7 +370,11 @@ class TelegramChannel:
     async def start(self) -> None:
         if self._running:
             return
-        await self._app.initialize()
+        try:
+            await self._app.initialize()  # getMe: a rejected token or Telegram out of reach fails here
+        except BaseException:
+            await asyncio.gather(*(request.shutdown() for request in self._requests), return_exceptions=True)
+            raise
         if not self.receive_updates:
             # Send-only: the Bot's HTTP client is ready after initialize(); no update processing, no
             # getUpdates, no setWebhook, no setMyCommands (the receiving process owns those).

@@ -47,6 +47,14 @@ def test_defaults_are_the_embedded_setup() -> None:
         ({"CCHC_DB_POOL_SIZE": "abc"}, "CCHC_DB_POOL_SIZE"),
         ({"CCHC_SECRET_KEY": "change-me-at-least-32-characters-long"}, "CCHC_SECRET_KEY"),
         ({"CCHC_METRICS_TOKEN": "change-me-long-random"}, "CCHC_METRICS_TOKEN"),
+        ({"TELEGRAM_BOT_TOKEN": "123456:" + "A" * 30, "TELEGRAM_WEBHOOK_SECRET": "change-me-long-random"},
+         "TELEGRAM_WEBHOOK_SECRET"),
+        ({"ZALO_OA_APP_ID": "12345", "ZALO_OA_SECRET_KEY": "change-me"}, "ZALO_OA_SECRET_KEY"),
+        ({"MESSENGER_PAGE_ACCESS_TOKEN": "EAAB123", "MESSENGER_APP_SECRET": "change-me-app-secret"},
+         "MESSENGER_APP_SECRET"),
+        ({"ZALO_BOT_TOKEN": "123:change-me-token"}, "ZALO_BOT_TOKEN"),
+        ({"CCHC_DATABASE_URL": "postgresql+asyncpg://cchc:change-me@postgres:5432/cchc",
+          "CCHC_SECRET_KEY": "k" * 32}, "CCHC_DATABASE_URL"),
         ({"CCHC_WORKER_PORT": "tám"}, "CCHC_WORKER_PORT"),
         ({"CCHC_DATABASE_SCHEMA": "cchc"}, "CCHC_DATABASE_SCHEMA"),
         ({"CCHC_DATABASE_URL": "postgresql+asyncpg://u@h/db", "CCHC_SECRET_KEY": "k" * 32,
@@ -67,6 +75,13 @@ def test_a_number_error_says_what_is_expected_and_what_was_given() -> None:
     with pytest.raises(ConfigError) as err:
         load_settings(env(CCHC_DB_POOL_SIZE="abc"))
     assert str(err.value) == "CCHC_DB_POOL_SIZE phải là số nguyên ≥ 1 (đang là 'abc')"
+
+
+def test_a_channel_not_in_use_may_keep_the_template_placeholders() -> None:
+    """The env file template keeps every channel's lines; only the channels in use must be filled in."""
+    settings = load_settings(env(TELEGRAM_WEBHOOK_SECRET="change-me-long-random", ZALO_BOT_WEBHOOK_SECRET="change-me",
+                                 MESSENGER_VERIFY_TOKEN=""))
+    assert not settings.telegram_enabled
 
 
 def test_worker_port_is_optional() -> None:

@@ -36,6 +36,17 @@ async def _resolve(service: Any, args: argparse.Namespace) -> Any:
     return bulletin
 
 
+_VERBS = {"pause": "tạm dừng", "resume": "tiếp tục gửi", "cancel": "hủy"}
+
+
+def _state(bulletin: Any) -> str:
+    """The state as the dashboard names it ("Bản nháp", "Tạm dừng"...), lower-cased inside a sentence."""
+    from features.bulletin.dashboard import status_label
+
+    label = status_label(bulletin)
+    return label[:1].lower() + label[1:]
+
+
 def _print_progress(report: dict[str, Any]) -> None:
     print(json.dumps(report, ensure_ascii=False))
 
@@ -62,7 +73,7 @@ def cmd_bulletin(args: argparse.Namespace) -> int:
             if action == "send":
                 audience = await service.publish_now(bulletin.id)
                 if audience is None and bulletin.status not in ("sending",):
-                    print(f"Không thể gửi: bản tin đang ở trạng thái {bulletin.status}.", file=sys.stderr)
+                    print(f"Không thể gửi: bản tin đang ở trạng thái {_state(bulletin)}.", file=sys.stderr)
                     return 1
                 print(f"Bắt đầu gửi số {bulletin.number} tới {audience if audience is not None else '?'} người.",
                       file=sys.stderr)
@@ -87,7 +98,7 @@ def cmd_bulletin(args: argparse.Namespace) -> int:
                     at = at.astimezone(dt.UTC)
                 when = await service.schedule(bulletin.id, at)
                 if when is None:
-                    print(f"Không thể lên lịch: bản tin đang ở trạng thái {bulletin.status}.", file=sys.stderr)
+                    print(f"Không thể lên lịch: bản tin đang ở trạng thái {_state(bulletin)}.", file=sys.stderr)
                     return 1
                 print(f"Đã lên lịch số {bulletin.number} lúc {when.isoformat()}.")
                 return 0
@@ -95,8 +106,8 @@ def cmd_bulletin(args: argparse.Namespace) -> int:
             if action in ops:
                 ok = await ops[action](bulletin.id)
                 if not ok:
-                    print(f"Không thực hiện được '{action}': bản tin đang ở trạng thái {bulletin.status}.",
-                          file=sys.stderr)
+                    print(f"Không {_VERBS[action]} được: bản tin số {bulletin.number} đang ở trạng thái "
+                          f"{_state(bulletin)}.", file=sys.stderr)
                     return 1
                 _print_progress(await service.report(bulletin.id))
                 return 0

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.cli import build_parser
+from bot.cli import EXIT_SETTING, EXIT_UNAVAILABLE, build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -110,3 +110,8 @@ def test_systemd_units_use_real_commands_and_stop_gracefully() -> None:
             assert argv[0].endswith("/cchc-bot")
             parser.parse_args(argv[1:])
         assert "KillSignal=SIGTERM" in text and "TimeoutStopSec=" in text
+        # a setting to fix is not retried in a loop; an unreachable database is (bot.cli's exit codes)
+        assert f"RestartPreventExitStatus={EXIT_SETTING}" in text and EXIT_UNAVAILABLE != EXIT_SETTING
+        # each unit its own metrics directory, a copied bot unit included (%N is the unit's own name)
+        runtime = re.search(r"^RuntimeDirectory=(.*)$", text, re.M).group(1)  # type: ignore[union-attr]
+        assert f"PROMETHEUS_MULTIPROC_DIR=/run/{runtime}" in text and ("%N" in runtime or "%i" in runtime)

@@ -1,0 +1,87 @@
+"""What an operator sees when `cchc-bot run` / `worker` cannot start: one line naming what to fix, never a
+token or a password, and an exit code the systemd units act on (2: fix a setting, no restart loop; 69: a
+service cannot be reached yet, restart)."""
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sqlite3
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.cli import EXIT_SETTING, EXIT_UNAVAILABLE
+from tests.fakes.telegram_api import FakeTelegramAPI
+
+REPO = Path(__file__).resolve().parents[2]
+WRONG_TOKEN = "987654:AAwrong-token-that-looks-fine-xyz"
+
+
+async def _cchc(*args: str, env: dict[str, str], timeout: float = 60) -> tuple[int, str]:
+    full = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "ZALO_", "MESSENGER_", "CCHC_"))}
+    full.update({"CCHC_CONTENT_DIR": str(REPO / "content"), "CCHC_WEB_PORT": "0", **env})
+    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot.cli", *args, cwd=REPO, env=full,
+                                                   stdin=asyncio.subprocess.DEVNULL,
+                                                   stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(process.communicate(), timeout)
+    return process.returncode or 0, (out + err).decode()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize("command", [("run", "--no-chat"), ("worker",)])
+async def test_a_token_telegram_rejects_is_one_line_without_the_token(tmp_path: Path, command: tuple[str, ...]) -> None:
+    async with FakeTelegramAPI(token="123:ABC") as api:  # answers 401 to any other token, as Telegram does
+        code, output = await _cchc(*command, env={
+            "CCHC_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+            "TELEGRAM_BOT_TOKEN": WRONG_TOKEN, "TELEGRAM_API_BASE_URL": api.base_url})
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert code == EXIT_SETTING, output
+    assert lines[-1].startswith("Cấu hình sai: Telegram từ chối TELEGRAM_BOT_TOKEN"), output
+    assert "Traceback" not in output and "AAwrong-token" not in output and "987654" not in output
+
+
+async def test_telegram_out_of_reach_is_not_called_a_database_fault(tmp_path: Path) -> None:
+    code, output = await _cchc("run", "--no-chat", env={
+        "CCHC_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+        "TELEGRAM_BOT_TOKEN": WRONG_TOKEN, "TELEGRAM_API_BASE_URL": f"http://127.0.0.1:{_free_port()}/bot"})
+    assert code == EXIT_UNAVAILABLE, output
+    assert output.splitlines()[-1].startswith("Không kết nối được Telegram (127.0.0.1:"), output
+    assert "cơ sở dữ liệu" not in output and "Traceback" not in output and "AAwrong-token" not in output
+
+
+async def test_a_database_newer_than_the_code_is_left_alone_and_reported(tmp_path: Path) -> None:
+    """A rollback of the code after an upgrade: `db upgrade` changes nothing and says why (exit 0, so the
+    unit's ExecStartPre lets the older release start); the bot serves and /readyz names the mismatch."""
+    database = tmp_path / "bot.db"
+    env = {"CCHC_DATABASE_URL": f"sqlite+aiosqlite:///{database}"}
+    code, output = await _cchc("db", "upgrade", env=env)
+    assert code == 0, output
+    with sqlite3.connect(database) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '0099_from_the_future'")
+
+    code, output = await _cchc("db", "upgrade", env=env)
+    assert code == 0 and "Traceback" not in output, output
+    assert "Cơ sở dữ liệu đang ở migration 0099_from_the_future, mới hơn mã này" in output
+    with sqlite3.connect(database) as conn:
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0099_from_the_future",)]
+
+    from bot.app import build_bot
+    from bot.config import load_settings
+    from aiohttp.test_utils import TestClient, TestServer
+
+    bot = await build_bot(load_settings({**env, "CCHC_CONTENT_DIR": str(REPO / "content")}))  # no crash
+    try:
+        async with TestClient(TestServer(bot.web_app())) as client:
+            response = await client.get("/readyz")
+            body = await response.json()
+    finally:
+        await bot.close()
+    assert response.status == 503
+    assert "newer than this code" in body["checks"]["migrations"]
