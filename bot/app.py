@@ -144,18 +144,36 @@ def add_telegram(bot: Bot, **channel_kwargs: Any) -> None:
     bot.web_routes.append(channel.register_routes)
 
 
+class ChannelStartFailed(Exception):
+    """A channel could not start: ``channel`` is its name ("telegram", "zalo_bot"...), ``__cause__`` the
+    platform's error (a rejected token, the API out of reach). bot.cli turns it into one line for the
+    operator naming the platform and its setting."""
+
+    def __init__(self, channel: str) -> None:
+        super().__init__(channel)
+        self.channel = channel
+
+
+async def start_channel(channel: Any) -> None:
+    """``channel.start()``, its failure named by the channel (see ChannelStartFailed)."""
+    try:
+        await channel.start()
+    except Exception as exc:
+        raise ChannelStartFailed(channel.channel) from exc
+
+
 async def add_senders(bot: Bot) -> None:
     """Start the configured channels in send-only mode (workers, CLI commands): they send, never receive."""
     s = bot.settings
     add_web_chat(bot, receive=False)  # web chat answers are stored; the web process pushes them to panels
     for channel in add_platform_channels(bot, receive=False):
-        await channel.start()
+        await start_channel(channel)
     if s.telegram_enabled:
         from channels.telegram import TelegramChannel
 
         channel = TelegramChannel(token=s.telegram_token, receive_updates=False,
                                   api_base_url=s.telegram_api_base_url, on_blocked=bot.services.store.mark_blocked)
-        await channel.start()
+        await start_channel(channel)
         bot.channels.append(channel)
         bot.senders[channel.channel] = channel
 
@@ -323,7 +341,7 @@ async def _serve(bot: Bot, *, console: bool, stop: asyncio.Event | None) -> None
             log.warning("Chưa đặt CCHC_SECRET_KEY: mỗi lần khởi động lại, các phiên đăng nhập trang quản trị "
                         "hết hiệu lực (đặt một chuỗi ngẫu nhiên 32 ký tự trở lên)")
         for channel in bot.channels:
-            await channel.start()
+            await start_channel(channel)
             stack.push_async_callback(channel.stop)
         tasks = [asyncio.create_task(factory()) for factory in bot.background]
         try:

@@ -11,6 +11,7 @@ import functools
 import asyncio
 import logging
 import os
+import re
 import socket
 import sys
 from pathlib import Path
@@ -354,25 +355,57 @@ def _metrics_directory(serving: bool) -> None:
     remove_stale_files(Path(directory))
 
 
+# What an operator reads for each platform: its name and the setting holding its credentials.
+_PLATFORMS = {"telegram": ("Telegram", "TELEGRAM_BOT_TOKEN", "lấy token mới từ @BotFather (/token hoặc /revoke)"),
+              "zalo_bot": ("Zalo Bot", "ZALO_BOT_TOKEN", "lấy token mới trong Zalo Bot Creator"),
+              "zalo_oa": ("Zalo OA", "ZALO_OA_ACCESS_TOKEN", "đặt token mới bằng: cchc-bot zalo set-token"),
+              "messenger": ("Messenger", "MESSENGER_PAGE_ACCESS_TOKEN", "tạo token trang mới trong Meta for Developers")}
+_BOT_TOKEN = re.compile(r"\d{3,}:[A-Za-z0-9_-]{10,}")  # Telegram/Zalo Bot token shape, scrubbed from any text
+
+
 def _known_failure(exc: BaseException) -> tuple[str, int] | None:
     """One line and an exit code for a failure the operator fixes outside the code (a rejected token, an
     unreachable database or platform API); None for anything else (a bug: the traceback is kept).
     Never prints a token or a password: the lines name the setting, not its value."""
-    rejected = _in_chain(exc, lambda e: _is_telegram(e, "InvalidToken"))
-    if rejected is not None:
-        return ("Cấu hình sai: Telegram từ chối TELEGRAM_BOT_TOKEN (token sai hoặc đã bị thu hồi): lấy token mới "
-                "từ @BotFather (/token hoặc /revoke) rồi khởi động lại.", EXIT_SETTING)
     database = _unreachable_database(exc)
     if database is not None:
         return (f"Không kết nối được cơ sở dữ liệu {_shown_database_url()}: {type(database).__name__}: "
                 f"{_first_line(database)}. Kiểm tra PostgreSQL đang chạy, địa chỉ, cổng, tên người dùng và mật "
                 "khẩu trong CCHC_DATABASE_URL.", EXIT_UNAVAILABLE)
-    network = _in_chain(exc, lambda e: _is_telegram(e, "NetworkError", "TimedOut"))
-    if network is not None:
-        return (f"Không kết nối được Telegram ({_shown_telegram_api()}): {type(network).__name__}. Kiểm tra mạng "
-                "và tường lửa của máy chủ (cần ra được HTTPS tới api.telegram.org) rồi khởi động lại.",
+    from bot.app import ChannelStartFailed
+
+    failed = _in_chain(exc, lambda e: isinstance(e, ChannelStartFailed))
+    if not isinstance(failed, ChannelStartFailed) or failed.__cause__ is None:
+        return None
+    name, variable, remedy = _PLATFORMS.get(failed.channel, (failed.channel, "", ""))
+    cause = failed.__cause__
+    if _rejected_credentials(cause):
+        return (f"Cấu hình sai: {name} từ chối {variable or 'thông tin đăng nhập'} (token sai hoặc đã bị thu hồi): "
+                f"{remedy} rồi khởi động lại.", EXIT_SETTING)
+    if _out_of_reach(cause):
+        return (f"Không kết nối được {name} ({_shown_api(failed.channel)}): {type(cause).__name__}. Kiểm tra mạng và "
+                "tường lửa của máy chủ (cần ra được HTTPS tới máy chủ của nền tảng) rồi khởi động lại.",
                 EXIT_UNAVAILABLE)
+    from core.channel import DeliveryError
+    from telegram.error import TelegramError
+
+    if isinstance(cause, (DeliveryError, TelegramError)):  # the platform refused a start call (setWebhook...)
+        return (f"Cấu hình sai: {name} từ chối khi khởi động: {_BOT_TOKEN.sub('***', _first_line(cause))}. Kiểm tra "
+                f"các biến {variable.split('_')[0]}_* rồi khởi động lại.", EXIT_SETTING)
     return None
+
+
+def _rejected_credentials(exc: BaseException) -> bool:
+    from core.channel import PermanentError, TokenInvalid
+
+    return (_is_telegram(exc, "InvalidToken") or isinstance(exc, TokenInvalid)
+            or (isinstance(exc, PermanentError) and getattr(exc, "code", None) == 401))
+
+
+def _out_of_reach(exc: BaseException) -> bool:
+    from core.channel import TransientError
+
+    return _is_telegram(exc, "NetworkError") or isinstance(exc, (TransientError, OSError, TimeoutError))
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
@@ -424,13 +457,18 @@ def _raised_in_database_code(exc: BaseException) -> bool:
                for frame, _ in traceback.walk_tb(exc.__traceback__))
 
 
-def _shown_telegram_api() -> str:
+def _shown_api(channel: str) -> str:
+    """The host of the platform's API the channel talks to (never the path: a Bot API URL holds the token)."""
     from urllib.parse import urlsplit
 
     from bot.config import DEFAULT_TELEGRAM_API
 
-    base = os.environ.get("TELEGRAM_API_BASE_URL", "").strip() or DEFAULT_TELEGRAM_API
-    return urlsplit(base).netloc or "api.telegram.org"  # the host only: the token follows in real URLs
+    variable, default = {"telegram": ("TELEGRAM_API_BASE_URL", DEFAULT_TELEGRAM_API),
+                         "zalo_bot": ("ZALO_BOT_API_BASE_URL", "https://bot-api.zaloplatforms.com"),
+                         "zalo_oa": ("ZALO_OA_API_BASE_URL", "https://openapi.zalo.me"),
+                         "messenger": ("MESSENGER_GRAPH_BASE_URL", "https://graph.facebook.com")}.get(channel, ("", ""))
+    base = os.environ.get(variable, "").strip() or default
+    return urlsplit(base).netloc or channel
 
 
 def _shown_database_url() -> str:

@@ -47,6 +47,18 @@ async def test_a_token_telegram_rejects_is_one_line_without_the_token(tmp_path: 
     assert "Traceback" not in output and "AAwrong-token" not in output and "987654" not in output
 
 
+async def test_a_zalo_bot_token_rejected_or_out_of_reach_is_one_line(tmp_path: Path) -> None:
+    from tests.fakes.zalo_bot_api import FakeZaloBotAPI
+
+    database = {"CCHC_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"}
+    async with FakeZaloBotAPI() as api:
+        code, output = await _cchc("run", "--no-chat", env={**database, "ZALO_BOT_TOKEN": "12345:wrongZaloBotKey",
+                                                           "ZALO_BOT_API_BASE_URL": api.base_url})
+    assert code == EXIT_SETTING, output
+    assert output.splitlines()[-1].startswith("Cấu hình sai: Zalo Bot từ chối ZALO_BOT_TOKEN"), output
+    assert "wrongZaloBotKey" not in output and "Traceback" not in output
+
+
 async def test_telegram_out_of_reach_is_not_called_a_database_fault(tmp_path: Path) -> None:
     code, output = await _cchc("run", "--no-chat", env={
         "CCHC_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
