@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import json
 import shutil
 import sys
@@ -92,6 +93,7 @@ async def _bot(engine: AsyncEngine, pack: ContentPack, extra: dict[str, str] | N
     not the checkout's data/files."""
     await upgrade(engine)
     files = tempfile.mkdtemp(prefix="cchc-bench-files-")
+    atexit.register(shutil.rmtree, files, True)  # also when a run fails before _drop_files
     settings = Settings(database_url="sqlite+aiosqlite:///:memory:", content_dir=ROOT / "content",
                         content_reload_seconds=0, extra={**(extra or {}), "CCHC_FILES_DIR": files},
                         **settings_kw)

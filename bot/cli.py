@@ -57,7 +57,7 @@ def pack_or_exit(content_dir: Path, *, mention_unconfirmed: bool = True):  # noq
         pack = load_pack(content_dir)
     except PackError as exc:
         print(f"Gói nội dung {content_dir} không hợp lệ:\n{exc.report.render()}", file=sys.stderr)
-        raise SystemExit(1) from None
+        raise SystemExit(EXIT_SETTING) from None  # the pack is edited, not waited for: no restart loop
     if pack.report.warnings and mention_unconfirmed:
         logging.getLogger("content").warning(
             "%d giá trị trong gói nội dung chưa được xác nhận (xem: cchc-bot content check)", len(pack.report.warnings))
@@ -350,7 +350,7 @@ def _metrics_directory(serving: bool) -> None:
     if not serving:
         os.environ.pop("PROMETHEUS_MULTIPROC_DIR")
         return
-    from core.metrics import remove_stale_files
+    from core.metrics_files import remove_stale_files
 
     remove_stale_files(Path(directory))
 

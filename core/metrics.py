@@ -4,7 +4,7 @@
   With ``PROMETHEUS_MULTIPROC_DIR`` set (prometheus-client's multiprocess mode) each process writes its values
   to files there and ``/metrics`` sums the files: the deployments give each service its own directory
   (systemd ``/run/%N``, a container's ``/app/metrics``); a serving process removes the files of processes no
-  longer running at start (:func:`remove_stale_files`) and one-off commands write none (bot.cli).
+  longer running at start (core.metrics_files) and one-off commands write none (bot.cli).
 * Gauges of the database (inbox backlog and oldest age, reports by state and overdue...) are read at
   scrape time by the collectors in ``services.extra["metrics_collectors"]`` (async functions returning
   ``[(gauge, labels, value)]``): the same numbers whichever process answers.
@@ -19,7 +19,6 @@ import hmac
 import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -94,33 +93,3 @@ def install_metrics(app: web.Application, services: Any, env: Mapping[str, str])
 def add_collector(services: Any, collect: Collector) -> None:
     services.extra.setdefault("metrics_collectors", []).append(collect)
 
-
-def remove_stale_files(directory: Path) -> list[Path]:
-    """Remove the multi-process value files of processes no longer running from ``directory``
-    (PROMETHEUS_MULTIPROC_DIR); returns what was removed. prometheus-client names them ``<kind>_<pid>.db``
-    and sums every file at a scrape, so a restarted service would otherwise add its previous run's values
-    (its docs ask for the directory to be wiped between runs; ``multiprocess.mark_process_dead`` only
-    removes live gauges). Files of live processes (another process sharing the directory) are kept."""
-    removed: list[Path] = []
-    if not directory.is_dir():
-        return removed
-    for path in directory.glob("*.db"):
-        pid_text = path.stem.rsplit("_", 1)[-1]
-        if not pid_text.isdigit() or int(pid_text) == os.getpid() or _alive(int(pid_text)):
-            continue
-        try:
-            path.unlink()
-            removed.append(path)
-        except OSError as exc:  # another process removed it first, or no permission: the scrape still works
-            log.debug("metrics: could not remove %s: %s", path.name, type(exc).__name__)
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # a process of another user
-        return True
-    return True

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from aiohttp import web
 from sqlalchemy import text
@@ -104,6 +104,27 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ready" if ready else "not ready", "checks": results},
                              status=200 if ready else 503)
 # --- end readiness ------------------------------------------------------------------------------------------
+
+
+def forwarded_client(request: web.Request, trusted_proxies: int) -> str:
+    """The client's address behind ``trusted_proxies`` reverse proxies that each append the address they
+    received from to X-Forwarded-For (nginx's ``$proxy_add_x_forwarded_for``): the address that many hops
+    from the right of [X-Forwarded-For..., peer]. Anything further left was written by the client and is
+    never believed. (aiohttp's ``request.remote`` takes no hop count; the dashboard and the web chat share this.)"""
+    peer = request.remote or "unknown"
+    hops = [part.strip() for header in request.headers.getall("X-Forwarded-For", [])
+            for part in header.split(",") if part.strip()]
+    chain = [*hops, peer]  # the peer is the nearest proxy
+    return chain[max(len(chain) - 1 - trusted_proxies, 0)][:64]
+
+
+def trusted_proxies_setting(env: Mapping[str, str], name: str) -> int:
+    """``name`` (e.g. CCHC_DASHBOARD_TRUSTED_PROXIES): how many proxies append to X-Forwarded-For, 1-10,
+    default 1; ValueError naming the variable otherwise."""
+    raw = (env.get(name) or "").strip() or "1"
+    if not raw.isdigit() or not 1 <= int(raw) <= 10:
+        raise ValueError(f"{name} phải là số nguyên từ 1 đến 10 (đang là {raw!r})")
+    return int(raw)
 
 
 def create_web_app(services: Services, features: Sequence[WebFeature] = ()) -> web.Application:

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from dashboard.accounts import Accounts
 from dashboard.throttle import Throttle
+from core.web import forwarded_client, trusted_proxies_setting
 
 SESSION_MAX_AGE = 8 * 3600  # one working day; the cookie's encryption timestamp enforces it
 
@@ -32,11 +33,9 @@ class DashboardConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> DashboardConfig:
-        raw = env.get("CCHC_DASHBOARD_TRUSTED_PROXIES", "").strip() or "1"
-        if not raw.isdigit() or not 1 <= int(raw) <= 10:
-            raise ValueError(f"CCHC_DASHBOARD_TRUSTED_PROXIES phải là số nguyên từ 1 đến 10 (đang là {raw!r})")
         return cls(secure_cookies=_flag(env.get("CCHC_DASHBOARD_SECURE_COOKIES", "")),
-                   trust_proxy=_flag(env.get("CCHC_DASHBOARD_TRUST_PROXY", "")), trusted_proxies=int(raw))
+                   trust_proxy=_flag(env.get("CCHC_DASHBOARD_TRUST_PROXY", "")),
+                   trusted_proxies=trusted_proxies_setting(env, "CCHC_DASHBOARD_TRUSTED_PROXIES"))
 
 
 @dataclass
@@ -66,14 +65,9 @@ def client_ip(request: web.Request) -> str:
     """The client's address: the peer, or behind `trusted_proxies` proxies the right-most address they did
     not add themselves (the left part of X-Forwarded-For is whatever the client sent: never trusted)."""
     config = dashboard(request).config
-    peer = request.remote or "unknown"
     if not config.trust_proxy:
-        return peer
-    hops = [part.strip() for header in request.headers.getall("X-Forwarded-For", [])
-            for part in header.split(",") if part.strip()]
-    chain = [*hops, peer]  # the peer is the nearest proxy
-    index = len(chain) - 1 - config.trusted_proxies
-    return chain[max(index, 0)][:64]
+        return request.remote or "unknown"
+    return forwarded_client(request, config.trusted_proxies)
 
 
 def is_https(request: web.Request) -> bool:

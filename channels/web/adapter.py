@@ -40,6 +40,7 @@ from channels.web.uploads import sniff
 from core.channel import Capabilities, PermanentError, Submit, TransientError, retry_call
 from core.render import to_web_html
 from core.types import Attachment, ButtonKind, Incoming, Reply
+from core.web import forwarded_client
 
 log = logging.getLogger(__name__)
 
@@ -235,9 +236,7 @@ class WebChannel:
 
     def _client_ip(self, request: web.Request) -> str:
         if self.config.trust_proxy:
-            forwarded = request.headers.get("X-Forwarded-For", "")
-            if forwarded:
-                return forwarded.split(",")[-1].strip()
+            return forwarded_client(request, self.config.trusted_proxies)
         return request.remote or "?"
 
     def _set_cookie(self, request: web.Request, response: web.StreamResponse, visitor_id: str) -> None:

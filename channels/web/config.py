@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
+from core.web import trusted_proxies_setting
+
 log = logging.getLogger(__name__)
 
 
@@ -54,6 +56,7 @@ class WebchatConfig:
     rate_visitor: tuple[int, float] = (20, 60.0)
     rate_ip: tuple[int, float] = (120, 60.0)
     trust_proxy: bool = False
+    trusted_proxies: int = 1  # proxies appending to X-Forwarded-For (core.web.forwarded_client)
     telegram_username: str = ""
     zalo_oa_url: str = ""
     poll_seconds: float = 10.0  # an open panel also checks the database this often (sends from other processes)
@@ -89,7 +92,8 @@ class WebchatConfig:
             origins=origins, secrets=keys, samesite=samesite.capitalize(),
             rate_visitor=_rate("CCHC_WEBCHAT_RATE_VISITOR", get("CCHC_WEBCHAT_RATE_VISITOR"), (20, 60.0)),
             rate_ip=_rate("CCHC_WEBCHAT_RATE_IP", get("CCHC_WEBCHAT_RATE_IP"), (120, 60.0)),
-            trust_proxy=get("CCHC_WEBCHAT_TRUST_PROXY").lower() in ("1", "true", "yes"),
+            trust_proxy=get("CCHC_WEBCHAT_TRUST_PROXY").lower() in ("1", "true", "yes", "on"),
+            trusted_proxies=trusted_proxies_setting(env, "CCHC_WEBCHAT_TRUSTED_PROXIES"),
             telegram_username=username, zalo_oa_url=zalo,
         )
 

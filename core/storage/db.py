@@ -12,7 +12,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -254,6 +254,9 @@ def alembic_config(script_location: Path) -> Config:
     return cfg
 
 
+MIGRATION_LOCK = 0x43434843  # "CCHC": the first key of the migration lock, the second is the schema's hash
+
+
 async def run_migrations(engine: AsyncEngine, script_location: Path, revision: str = "head") -> None:
     """Apply the Alembic migrations in `script_location` on this engine's connection (works inside a
     running event loop). The app owns the migrations (they know every feature's tables): see bot.database."""
@@ -264,4 +267,10 @@ async def run_migrations(engine: AsyncEngine, script_location: Path, revision: s
         command.upgrade(cfg, revision)
 
     async with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            # Processes starting together (two bots, a worker) migrate one after another: the others wait
+            # here, then find the database at head. Held until this transaction ends; SQLite's single
+            # writer already serialises them.
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:key, hashtext(coalesce(current_schema(), '')))"),
+                               {"key": MIGRATION_LOCK})
         await conn.run_sync(run)

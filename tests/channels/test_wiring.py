@@ -23,6 +23,14 @@ async def test_a_wrong_value_names_the_variable(sqlite_engine, pack) -> None:
         add_platform_channels(bot)
     bot = await build_bot(make_settings(), pack=pack, engine=sqlite_engine, migrate=False)
     assert add_platform_channels(bot) == []  # none configured: none runs
+    # an env template's webhook secret line alone switches nothing on; a webhook URL without token is an error
+    bot = await build_bot(make_settings(extra={"ZALO_BOT_WEBHOOK_SECRET": "abcdefgh12"}), pack=pack,
+                          engine=sqlite_engine, migrate=False)
+    assert add_platform_channels(bot) == []
+    bot = await build_bot(make_settings(extra={"ZALO_BOT_WEBHOOK_URL": "https://bot.example.vn/zalo"}), pack=pack,
+                          engine=sqlite_engine, migrate=False)
+    with pytest.raises(ConfigError, match="ZALO_BOT_TOKEN"):
+        add_platform_channels(bot)
 
 
 async def test_readyz_fails_with_the_reason_when_the_page_token_is_revoked(sqlite_engine, pack) -> None:

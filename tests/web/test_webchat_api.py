@@ -238,3 +238,22 @@ async def test_public_pages_security_headers_and_feed(sqlite_engine, pack):
         ns = {"a": "http://www.w3.org/2005/Atom"}
         assert root.find("a:title", ns).text.startswith("Bản tin Cải cách hành chính")
         assert root.find("a:link[@rel='self']", ns).get("href").endswith("/bantin/feed.xml")
+
+
+async def test_behind_two_proxies_each_citizen_has_their_own_address_limit(sqlite_engine, pack):
+    """A TLS proxy in front of nginx: both append to X-Forwarded-For; the citizen is two hops from the
+    right (CCHC_WEBCHAT_TRUSTED_PROXIES=2), so citizens do not share nginx's address limit, and a left part
+    the citizen wrote does not let them escape theirs."""
+    bot = await web_bot(sqlite_engine, pack, CCHC_WEBCHAT_RATE_IP="2/60", CCHC_WEBCHAT_TRUST_PROXY="1",
+                        CCHC_WEBCHAT_TRUSTED_PROXIES="2")
+
+    async def session(forwarded: str) -> int:
+        client.session.cookie_jar.clear()
+        r = await client.get("/webchat/api/session", headers={"Origin": PORTAL, "X-Forwarded-For": forwarded})
+        return r.status
+
+    async with client_for(bot) as client:
+        assert await session("203.0.113.7, 10.0.0.2") == 200
+        assert await session("6.6.6.6, 203.0.113.7, 10.0.0.2") == 200  # forged left part: still 203.0.113.7
+        assert await session("7.7.7.7, 203.0.113.7, 10.0.0.2") == 429
+        assert await session("198.51.100.9, 10.0.0.2") == 200  # another citizen behind the same proxies
