@@ -318,16 +318,19 @@ async def close_bot(bot: Bot) -> None:
     await bot.close()
 
 
-async def serve(bot: Bot, *, console: bool, stop: asyncio.Event | None = None) -> None:
+async def serve(bot: Bot, *, console: bool, stop: asyncio.Event | None = None,
+                ready: Callable[[], None] | None = None) -> None:
     """Run the web server, the channels and background workers until cancelled, the console quits or
-    ``stop`` is set (SIGTERM: a graceful shutdown, see :func:`drain`)."""
+    ``stop`` is set (SIGTERM: a graceful shutdown, see :func:`drain`). ``ready`` is called once the web
+    server listens and every channel started (the operator's "serving" lines: never before a failure)."""
     try:
-        await _serve(bot, console=console, stop=stop)
+        await _serve(bot, console=console, stop=stop, ready=ready)
     finally:
         await bot.close()  # after the web server and the channels stopped (requests in flight need the database)
 
 
-async def _serve(bot: Bot, *, console: bool, stop: asyncio.Event | None) -> None:
+async def _serve(bot: Bot, *, console: bool, stop: asyncio.Event | None,
+                 ready: Callable[[], None] | None = None) -> None:
     async with AsyncExitStack() as stack:
         app = bot.web_app()
         runner = web.AppRunner(app, access_log=None)
@@ -342,6 +345,8 @@ async def _serve(bot: Bot, *, console: bool, stop: asyncio.Event | None) -> None
         for channel in bot.channels:
             await start_channel(channel)
             stack.push_async_callback(channel.stop)
+        if ready is not None:
+            ready()
         tasks = [asyncio.create_task(factory()) for factory in bot.background]
         try:
             if console:

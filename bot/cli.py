@@ -30,6 +30,18 @@ def _setup_logging(serving: bool) -> None:
     configure(os.environ.get("CCHC_LOG_LEVEL", default), os.environ.get("CCHC_LOG_FORMAT", "text"))  # libraries held at WARNING even at DEBUG
 
 
+_log_lines = False  # set by main(): `run`/`worker` with CCHC_LOG_FORMAT=json
+
+
+def say(text: str, *, error: bool = False) -> None:
+    """A line for the operator on stderr; for `run` and `worker` with CCHC_LOG_FORMAT=json a log record
+    instead, so every line a service writes is JSON (a log collector parses them all)."""
+    if _log_lines:
+        logging.getLogger("cchc-bot").log(logging.ERROR if error else logging.INFO, text)
+    else:
+        print(text, file=sys.stderr)
+
+
 def _load_env_file(path: str = ".env") -> None:
     """Settings from ``.env`` in the working folder (see .env.example), under what the environment already
     sets: the environment wins, as with systemd's EnvironmentFile and docker's env_file."""
@@ -43,8 +55,8 @@ def settings_or_exit() -> Settings:
     try:
         return load_settings()
     except ConfigError as exc:
-        print(f"Cấu hình sai: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+        say(f"Cấu hình sai: {exc}", error=True)
+        raise SystemExit(EXIT_SETTING) from None
 
 
 def pack_or_exit(content_dir: Path, *, mention_unconfirmed: bool = True):  # noqa: ANN201
@@ -56,7 +68,7 @@ def pack_or_exit(content_dir: Path, *, mention_unconfirmed: bool = True):  # noq
     try:
         pack = load_pack(content_dir)
     except PackError as exc:
-        print(f"Gói nội dung {content_dir} không hợp lệ:\n{exc.report.render()}", file=sys.stderr)
+        say(f"Gói nội dung {content_dir} không hợp lệ:\n{exc.report.render()}", error=True)
         raise SystemExit(EXIT_SETTING) from None  # the pack is edited, not waited for: no restart loop
     if pack.report.warnings and mention_unconfirmed:
         logging.getLogger("content").warning(
@@ -118,25 +130,25 @@ def cmd_run(args: argparse.Namespace) -> int:
         try:
             add_web_chat(bot)
         except ConfigError as exc:
-            print(f"Cấu hình sai: {exc}", file=sys.stderr)
-            raise SystemExit(2) from None
+            say(f"Cấu hình sai: {exc}", error=True)
+            raise SystemExit(EXIT_SETTING) from None
         console = False
-        platforms = add_platform_channels_or_exit(bot)  # Zalo OA, Zalo Bot, Messenger when configured
+        serving: list[str] = []  # said once the web server listens and every channel started
+        platforms = add_platform_channels_or_exit(bot, serving)  # Zalo OA, Zalo Bot, Messenger when configured
         if settings.telegram_enabled:
             add_telegram(bot)
             mode = "webhook" if settings.telegram_webhook_url else "long polling"
-            print(f"Telegram: đang phục vụ ({mode}).", file=sys.stderr)
+            serving.insert(0, f"Telegram: đang phục vụ ({mode}).")
         elif platforms:
             pass
         elif args.chat_when_no_token and stdin_is_terminal():
-            print("Chưa đặt TELEGRAM_BOT_TOKEN: mở trò chuyện thử trong terminal (gõ /quit để thoát).",
-                  file=sys.stderr)
+            serving.append("Chưa đặt TELEGRAM_BOT_TOKEN: mở trò chuyện thử trong terminal (gõ /quit để thoát).")
             console = True
         else:
-            print("Chưa đặt TELEGRAM_BOT_TOKEN và không có terminal: chỉ chạy máy chủ web "
-                  f"http://{settings.web_host}:{settings.web_port} (trang chủ và trò chuyện trên web, bảng điều khiển, "
-                  "/healthz).", file=sys.stderr)
-        await serve(bot, console=console, stop=_stop_on_signals())
+            serving.append("Chưa đặt TELEGRAM_BOT_TOKEN và không có terminal: chỉ chạy máy chủ web "
+                           f"http://{settings.web_host}:{settings.web_port} (trang chủ và trò chuyện trên web, bảng "
+                           "điều khiển, /healthz).")
+        await serve(bot, console=console, stop=_stop_on_signals(), ready=lambda: [say(x) for x in serving])
 
     try:
         run_loop(main())
@@ -145,26 +157,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     except OSError as exc:  # the web server's address is taken (another bot, another program)
         if exc.errno not in (errno.EADDRINUSE, errno.EACCES):
             raise
-        print(f"Không mở được máy chủ web tại {settings.web_host}:{settings.web_port} (cổng đang được dùng "
-              "hoặc không được phép): đặt CCHC_WEB_PORT khác rồi chạy lại.", file=sys.stderr)
+        say(f"Không mở được máy chủ web tại {settings.web_host}:{settings.web_port} (cổng đang được dùng "
+            "hoặc không được phép): đặt CCHC_WEB_PORT khác rồi chạy lại.", error=True)
         return EXIT_SETTING
     return 0
 
 
 # --- platform channels (issues 12, 14) -------------------------------------------------------------------
-def add_platform_channels_or_exit(bot: Any) -> list[str]:
-    """Add every platform channel whose settings are present (any channel with its settings runs) and say
-    so; a wrong value stops the start with one line naming it."""
+def add_platform_channels_or_exit(bot: Any, serving: list[str]) -> list[str]:
+    """Add every platform channel whose settings are present (any channel with its settings runs) and add
+    its "serving" line to ``serving`` (said once it started); a wrong value stops the start with one line
+    naming it."""
     from bot.app import add_platform_channels
 
     try:
         channels = add_platform_channels(bot)
     except ConfigError as exc:
-        print(f"Cấu hình sai: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+        say(f"Cấu hình sai: {exc}", error=True)
+        raise SystemExit(EXIT_SETTING) from None
     names = {"zalo_oa": "Zalo OA", "zalo_bot": "Zalo Bot", "messenger": "Messenger"}
     for channel in channels:
-        print(f"{names.get(channel.channel, channel.channel)}: đang phục vụ.", file=sys.stderr)
+        serving.append(f"{names.get(channel.channel, channel.channel)}: đang phục vụ.")
     return [channel.channel for channel in channels]
 
 
@@ -220,13 +233,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
         try:
             bot = await build_worker(settings, pack=pack)
         except ConfigError as exc:
-            print(f"Cấu hình sai: {exc}", file=sys.stderr)
-            raise SystemExit(2) from None
-        if not platform_channels(bot):
-            print("Chưa cấu hình kênh nào (TELEGRAM_BOT_TOKEN, ZALO_OA_*, ZALO_BOT_TOKEN, MESSENGER_*): worker "
-                  "chỉ gửi tin trò chuyện trên web.", file=sys.stderr)
-        print(describe(bot), file=sys.stderr)
-        await run_worker(bot, _stop_on_signals())
+            say(f"Cấu hình sai: {exc}", error=True)
+            raise SystemExit(EXIT_SETTING) from None
+        lines = [] if platform_channels(bot) else [
+            "Chưa cấu hình kênh nào (TELEGRAM_BOT_TOKEN, ZALO_OA_*, ZALO_BOT_TOKEN, MESSENGER_*): worker chỉ gửi "
+            "tin trò chuyện trên web."]
+        lines.append(describe(bot))
+        await run_worker(bot, _stop_on_signals(), ready=lambda: [say(line) for line in lines])
 
     try:
         run_loop(main())
@@ -235,34 +248,40 @@ def cmd_worker(args: argparse.Namespace) -> int:
     except OSError as exc:  # CCHC_WORKER_PORT is taken
         if exc.errno not in (errno.EADDRINUSE, errno.EACCES):
             raise
-        print(f"Không mở được cổng {settings.web_host}:{settings.worker_port} cho /healthz và /metrics (cổng "
-              "đang được dùng hoặc không được phép): đặt CCHC_WORKER_PORT khác, hoặc bỏ trống để không mở cổng.",
-              file=sys.stderr)
+        say(f"Không mở được cổng {settings.web_host}:{settings.worker_port} cho /healthz và /metrics (cổng "
+            "đang được dùng hoặc không được phép): đặt CCHC_WORKER_PORT khác, hoặc bỏ trống để không mở cổng.",
+            error=True)
         return EXIT_SETTING
     return 0
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    from bot.database import DatabaseAhead, upgrade
+    from bot.database import DatabaseAhead, current_revisions, upgrade
 
     settings = settings_or_exit()
 
-    async def main() -> None:
+    async def main() -> tuple[list[str], list[str]]:
         engine = settings.make_engine()
         try:
+            before = await current_revisions(engine)
             await upgrade(engine)
+            return before, await current_revisions(engine)
         finally:
             await engine.dispose()
 
     try:
-        asyncio.run(main())
+        before, after = asyncio.run(main())
     except DatabaseAhead as exc:
-        # exit 0: nothing to apply, and the unit's ExecStartPre must not keep an older release from starting
+        # exit 0: nothing to apply (compose's migrate service must not keep an older release from starting)
         print(f"Cơ sở dữ liệu đang ở migration {', '.join(exc.current)}, mới hơn mã này ({', '.join(exc.heads)}): "
               "không thay đổi gì. Hãy cập nhật mã lên bản đã nâng cấp cơ sở dữ liệu (không hạ cấp được; muốn quay "
               "lại bản cũ thì khôi phục bản sao lưu trước khi nâng cấp).", file=sys.stderr)
         return 0
-    print("Cơ sở dữ liệu đã được cập nhật.", file=sys.stderr)
+    if before == after:
+        print(f"Cơ sở dữ liệu đã ở migration mới nhất ({', '.join(after)}): không có gì để áp dụng.", file=sys.stderr)
+    else:
+        print(f"Cơ sở dữ liệu đã được cập nhật: migration {', '.join(before) or '(trống)'} → {', '.join(after)}.",
+              file=sys.stderr)
     return 0
 
 
@@ -326,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     serving = args.func in (cmd_run, cmd_worker)
     _setup_logging(serving=serving)
+    global _log_lines
+    _log_lines = serving and os.environ.get("CCHC_LOG_FORMAT", "text") == "json"
     _metrics_directory(serving)
     try:
         return int(args.func(args) or 0)
@@ -334,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
         if known is None:
             raise
         message, code = known
-        print(message, file=sys.stderr)
+        say(message, error=True)
         return code
 
 

@@ -36,6 +36,11 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     await run_migrations(engine, MIGRATIONS_DIR, revision)
 
 
+async def current_revisions(engine: AsyncEngine) -> list[str]:
+    """The database's migration revisions, sorted (one, except on a branched history); [] before the first."""
+    return sorted(await _revisions(engine))
+
+
 async def _revisions(engine: AsyncEngine) -> set[str]:
     """The database's current revisions; empty before the first migration."""
     from sqlalchemy import inspect, text

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import AsyncExitStack
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -62,11 +63,14 @@ def platform_channels(bot: Bot) -> list[str]:
     return [name for name in bot.senders if name != "web"]
 
 
-async def run_worker(bot: Bot, stop: asyncio.Event) -> None:
-    """Send until ``stop`` is set, then shut down cleanly (see the module docstring); closes ``bot``."""
+async def run_worker(bot: Bot, stop: asyncio.Event, ready: Callable[[], None] | None = None) -> None:
+    """Send until ``stop`` is set, then shut down cleanly (see the module docstring); closes ``bot``.
+    ``ready`` is called once the operations port (if any) listens."""
     try:
         async with AsyncExitStack() as stack:
             app = await _ops_server(bot, stack)
+            if ready is not None:
+                ready()
             tasks = {factory: asyncio.create_task(factory()) for factory in bot.background}
             try:
                 await stop.wait()

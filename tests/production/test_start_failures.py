@@ -45,6 +45,19 @@ async def test_a_token_telegram_rejects_is_one_line_without_the_token(tmp_path: 
     assert code == EXIT_SETTING, output
     assert lines[-1].startswith("Cấu hình sai: Telegram từ chối TELEGRAM_BOT_TOKEN"), output
     assert "Traceback" not in output and "AAwrong-token" not in output and "987654" not in output
+    assert "đang phục vụ" not in output and "đang gửi" not in output  # no "serving" line before the failure
+
+
+async def test_with_json_logs_every_line_of_a_failed_start_is_json(tmp_path: Path) -> None:
+    import json
+
+    async with FakeTelegramAPI(token="123:ABC") as api:
+        code, output = await _cchc("run", "--no-chat", env={
+            "CCHC_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}", "CCHC_LOG_FORMAT": "json",
+            "TELEGRAM_BOT_TOKEN": WRONG_TOKEN, "TELEGRAM_API_BASE_URL": api.base_url})
+    records = [json.loads(line) for line in output.splitlines() if line.strip()]  # ValueError on a plain line
+    assert code == EXIT_SETTING
+    assert records[-1]["level"] == "error" and records[-1]["event"].startswith("Cấu hình sai: Telegram từ chối")
 
 
 async def test_a_zalo_bot_token_rejected_or_out_of_reach_is_one_line(tmp_path: Path) -> None:
@@ -74,7 +87,9 @@ async def test_a_database_newer_than_the_code_is_left_alone_and_reported(tmp_pat
     database = tmp_path / "bot.db"
     env = {"CCHC_DATABASE_URL": f"sqlite+aiosqlite:///{database}"}
     code, output = await _cchc("db", "upgrade", env=env)
-    assert code == 0, output
+    assert code == 0 and "Cơ sở dữ liệu đã được cập nhật: migration (trống) → 00" in output, output
+    code, output = await _cchc("db", "upgrade", env=env)
+    assert code == 0 and "Cơ sở dữ liệu đã ở migration mới nhất (00" in output, output  # not "updated" again
     with sqlite3.connect(database) as conn:
         conn.execute("UPDATE alembic_version SET version_num = '0099_from_the_future'")
 
