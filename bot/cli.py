@@ -60,7 +60,7 @@ def settings_or_exit() -> Settings:
 
 
 def pack_or_exit(content_dir: Path, *, mention_unconfirmed: bool = True):  # noqa: ANN201
-    """The content pack, or one report of its errors and exit 1. ``mention_unconfirmed``: warn about values
+    """The content pack, or one report of its errors and exit 2 (EXIT_SETTING). ``mention_unconfirmed``: warn about values
     still to confirm (a service's start; one-off commands leave that to `content check`)."""
     from bot.features import load_pack
     from core.content import PackError
@@ -361,8 +361,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _metrics_directory(serving: bool) -> None:
     """PROMETHEUS_MULTIPROC_DIR is for the processes that serve /metrics (one directory per service: the
-    systemd units' /run/%N, each container's /app/metrics). A one-off command (`db upgrade` in ExecStartPre,
-    `admin list` run in a container) serves none, so it writes nothing there; a serving process removes the
+    systemd units' /run/%N, each container's /app/metrics). A one-off command (`db upgrade` in compose's
+    migrate service, `admin list` run in a container) serves none, so it writes nothing there; a serving process removes the
     files of processes no longer running, which prometheus-client would otherwise add to every scrape
     (its docs: "the directory must be wiped between process runs")."""
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")

@@ -33,7 +33,14 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     unknown = sorted(await _revisions(engine) - _known())
     if unknown:
         raise DatabaseAhead(unknown, sorted(_heads()))
-    await run_migrations(engine, MIGRATIONS_DIR, revision)
+    try:
+        await run_migrations(engine, MIGRATIONS_DIR, revision)
+    except Exception as exc:
+        # a newer release migrated while this process waited for the migration lock
+        unknown = sorted(await _revisions(engine) - _known())
+        if unknown:
+            raise DatabaseAhead(unknown, sorted(_heads())) from exc
+        raise
 
 
 async def current_revisions(engine: AsyncEngine) -> list[str]:

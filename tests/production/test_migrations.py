@@ -24,3 +24,23 @@ async def test_processes_starting_together_migrate_once_without_failing() -> Non
         assert await at_head(first) is None
         async with first.connect() as conn:
             assert (await conn.execute(text("SELECT count(*) FROM alembic_version"))).scalar_one() == 1
+
+
+async def test_a_newer_release_migrating_while_this_one_waits_is_reported_as_ahead(sqlite_engine, monkeypatch) -> None:
+    """Old and new code starting together: the new one migrates while the old waits for the lock; the old
+    one's Alembic then finds an unknown revision, which is the database being ahead, not a crash."""
+    import bot.database
+    from bot.database import DatabaseAhead
+
+    async def newer_release_got_there_first(engine, *_args) -> None:  # noqa: ANN001
+        async with engine.begin() as conn:
+            await conn.execute(text("UPDATE alembic_version SET version_num = '0099_newer'"))
+        raise RuntimeError("Can't locate revision identified by '0099_newer'")
+
+    monkeypatch.setattr(bot.database, "run_migrations", newer_release_got_there_first)
+    try:
+        await upgrade(sqlite_engine)
+    except DatabaseAhead as exc:
+        assert exc.current == ["0099_newer"]
+    else:
+        raise AssertionError("DatabaseAhead expected")
