@@ -30,6 +30,7 @@ AlsoWithReplies = Callable[..., Awaitable[None]]  # (writes, replies, *, deferre
 # users.memo key: the payloads of the numbered options the user was last shown (core.channel.numbered_options)
 OPTIONS_MEMO = "options"
 OPTION_LABELS_MEMO = "option_labels"  # their labels, to show them again after a number outside them
+OPTION_PROMPT_MEMO = "option_prompt"  # inside a flow, the step's question, asked again after such a number
 NO_SUCH_OPTION = "no-such-option"  # the interaction-log answer of such a number
 
 LAST_RESORT = "Xin lỗi, hệ thống đang bận. Bạn vui lòng thử lại sau ít phút."
@@ -82,7 +83,8 @@ class Core:
             replies = await self._route(ctx)
         if first_turn and discloses_automation(ctx) and incoming.command != "start" and replies:
             replies = [Reply(text=ctx.text("start/automated")), *replies]  # the start of a conversation
-        memo = self._remember_options(incoming.channel, user.memo, replies)
+        memo = self._remember_options(incoming.channel, user.memo, replies, in_flow=ctx.state is not None,
+                                      asked_again=ctx.log_answer == NO_SUCH_OPTION)
         await store.finish_turn(user, state=ctx.state if ctx.state_changed else UNCHANGED, log=_log_entry(ctx),
                                 also=(lambda writes: also(writes, replies,
                                                            deferred=getattr(user, "has_deferred", True)))
@@ -90,23 +92,34 @@ class Core:
                                 memo=memo)
         return replies
 
-    def _remember_options(self, channel: str, memo: dict[str, Any] | None, replies: list[Reply]) -> dict[str, Any] | None:
+    def _remember_options(self, channel: str, memo: dict[str, Any] | None, replies: list[Reply], *,
+                          in_flow: bool = False, asked_again: bool = False) -> dict[str, Any] | None:
         """The user's memo with the numbered options this turn's last reply with buttons shows on this
-        channel (None when nothing changes): a typed number then presses that option next turn."""
+        channel (None when nothing changes): a typed number then presses that option next turn. Inside a
+        flow (``in_flow``) that reply's text too: the step's question, asked again after a number outside
+        the options (a free-text step says there what else may be typed); ``asked_again`` (that answer
+        itself) keeps the question it repeated."""
         caps = self.services.extra.get("capabilities", {}).get(channel)
         shown: tuple[Button, ...] = ()
+        prompt = ""
         if caps is not None:
             for reply in reversed(replies):
                 if reply.buttons:
                     shown = numbered_options(reply, caps)
+                    prompt = reply.text if in_flow else ""
                     break
+        if asked_again:
+            prompt = str((memo or {}).get(OPTION_PROMPT_MEMO) or "") if in_flow else ""
         options, labels = [b.payload for b in shown], [b.label for b in shown]
         memo = memo or {}
-        if options == memo.get(OPTIONS_MEMO, []) and labels == memo.get(OPTION_LABELS_MEMO, []):
+        if options == memo.get(OPTIONS_MEMO, []) and labels == memo.get(OPTION_LABELS_MEMO, []) \
+                and prompt == memo.get(OPTION_PROMPT_MEMO, ""):
             return None
-        new = {k: v for k, v in memo.items() if k not in (OPTIONS_MEMO, OPTION_LABELS_MEMO)}
+        new = {k: v for k, v in memo.items() if k not in (OPTIONS_MEMO, OPTION_LABELS_MEMO, OPTION_PROMPT_MEMO)}
         if options:
             new[OPTIONS_MEMO], new[OPTION_LABELS_MEMO] = options, labels
+            if prompt:
+                new[OPTION_PROMPT_MEMO] = prompt
         return new
 
     async def _limited(self, ctx: Context) -> list[Reply] | None:
@@ -185,7 +198,10 @@ def no_such_option(ctx: Context, number: int) -> Reply:
     ctx.log_answer = NO_SUCH_OPTION
     if len(labels) != len(options):
         return Reply(text=ctx.text("errors/no_option", number=number, count=0), buttons=main_menu(ctx))
-    return Reply(text=ctx.text("errors/no_option", number=number, count=len(options)),
+    # inside a flow the step's question again (``step``: the template then says only that there is no such option)
+    prompt = str(memo.get(OPTION_PROMPT_MEMO) or "") if ctx.state is not None else ""
+    text = ctx.text("errors/no_option", number=number, count=len(options), step=bool(prompt))
+    return Reply(text=f"{text}\n\n{prompt}" if prompt else text,
                  buttons=[[Button(label=str(label), payload=str(payload))] for label, payload in zip(labels, options)])
 
 

@@ -40,4 +40,8 @@ async def test_inside_a_report_a_number_outside_the_options_says_so_and_the_repo
         assert "Bước 2/5" in citizen.last_text, citizen.last_text
         await citizen.say("99")  # the commune step shows "Không rõ" and "Hủy": 99 is no commune's name
         assert "Không có lựa chọn số 99" in citizen.last_text, citizen.last_text
+        # the step's question again, which says a commune's name may be typed too (not "type 1 or 2" only)
+        assert "Bước 2/5" in citizen.last_text and "gõ tên" in citizen.last_text, citizen.last_text
+        await citizen.say("88")  # asked again: the question once, not piled up
+        assert citizen.last_text.count("Bước 2/5") == 1 and "số 99" not in citizen.last_text, citizen.last_text
         assert "chưa tìm thấy" not in citizen.last_text
