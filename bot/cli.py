@@ -275,7 +275,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
         # exit 0: nothing to apply (compose's migrate service must not keep an older release from starting)
         print(f"Cơ sở dữ liệu đang ở migration {', '.join(exc.current)}, mới hơn mã này ({', '.join(exc.heads)}): "
               "không thay đổi gì. Hãy cập nhật mã lên bản đã nâng cấp cơ sở dữ liệu (không hạ cấp được; muốn quay "
-              "lại bản cũ thì khôi phục bản sao lưu trước khi nâng cấp).", file=sys.stderr)
+              "lại bản cũ thì khôi phục bản sao lưu đã tạo trước khi nâng cấp).", file=sys.stderr)
         return 0
     if before == after:
         print(f"Cơ sở dữ liệu đã ở migration mới nhất ({', '.join(after)}): không có gì để áp dụng.", file=sys.stderr)
@@ -376,7 +376,8 @@ def _metrics_directory(serving: bool) -> None:
     remove_stale_files(Path(directory))
 
 
-# What an operator reads for each platform: its name and the setting holding its credentials.
+# What an operator reads for each platform: its name and the setting holding its credentials. (Zalo OA and
+# Messenger do not stop at a rejected token today: they keep storing webhooks and report it in /readyz.)
 _PLATFORMS = {"telegram": ("Telegram", "TELEGRAM_BOT_TOKEN", "lấy token mới từ @BotFather (/token hoặc /revoke)"),
               "zalo_bot": ("Zalo Bot", "ZALO_BOT_TOKEN", "lấy token mới trong Zalo Bot Creator"),
               "zalo_oa": ("Zalo OA", "ZALO_OA_ACCESS_TOKEN", "đặt token mới bằng: cchc-bot zalo set-token"),
@@ -426,6 +427,8 @@ def _rejected_credentials(exc: BaseException) -> bool:
 def _out_of_reach(exc: BaseException) -> bool:
     from core.channel import TransientError
 
+    if _is_telegram(exc, "BadRequest"):  # PTB's BadRequest is a NetworkError: Telegram answered, and refused
+        return False
     return _is_telegram(exc, "NetworkError") or isinstance(exc, (TransientError, OSError, TimeoutError))
 
 
@@ -489,7 +492,8 @@ def _shown_api(channel: str) -> str:
                          "zalo_oa": ("ZALO_OA_API_BASE_URL", "https://openapi.zalo.me"),
                          "messenger": ("MESSENGER_GRAPH_BASE_URL", "https://graph.facebook.com")}.get(channel, ("", ""))
     base = os.environ.get(variable, "").strip() or default
-    return urlsplit(base).netloc or channel
+    parts = urlsplit(base)  # hostname and port only: never a user:password@ of a proxy URL
+    return f"{parts.hostname}:{parts.port}" if parts.port else (parts.hostname or channel)
 
 
 def _shown_database_url() -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.storage.db import run_migrations
+from core.storage.db import MIGRATION_LOCK, run_migrations
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -70,6 +70,10 @@ async def _create_schema(engine: AsyncEngine) -> None:
             return  # the search_path's schema exists
         wanted = str(await conn.scalar(text("SHOW search_path"))).split(",")[0].strip().strip('"')
         if re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", wanted):  # the name bot.config accepted; never "$user"
+            # processes starting together: CREATE SCHEMA IF NOT EXISTS alone can still collide (a unique
+            # violation) when both find it missing; the second waits here, then finds it made
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:key, hashtext(:schema))"),
+                               {"key": MIGRATION_LOCK, "schema": wanted})
             await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{wanted}"'))
 
 

@@ -76,7 +76,7 @@ class WebchatConfig:
             if secret_key:
                 keys = (hashlib.sha256(b"cchc-webchat\x00" + secret_key.encode()).hexdigest(),)
             else:
-                log.warning("Chưa đặt CCHC_WEBCHAT_SECRET (hay CCHC_SECRET_KEY): mỗi lần khởi động lại, người dân "
+                log.warning("Chưa đặt CCHC_WEBCHAT_SECRET và cũng chưa đặt CCHC_SECRET_KEY: mỗi lần khởi động lại, người dân "
                             "trò chuyện trên web thành người mới và không thấy lại cuộc trò chuyện cũ")
                 keys = (secrets.token_urlsafe(48),)
         samesite = get("CCHC_WEBCHAT_COOKIE_SAMESITE") or "Lax"

@@ -133,7 +133,7 @@ def cmd_export_learned(args: argparse.Namespace) -> int:
     write_export(plan)
     asyncio.run(mark(exported_now(plan)))
     print(f"Đã ghi {len(plan.added)} mục vào {directory}; kiểm tra lại gói nội dung:")
-    report = args.cli.pack(directory).report  # an invalid pack: the report (file, line) and exit 1
+    report = args.cli.pack(directory).report  # an invalid pack: the report (file, line) and exit 2
     print(f"{len(report.errors)} lỗi, {len(report.warnings)} cảnh báo "
           "(chủ đề mới cần viết câu trả lời: xem cchc-bot content check).")
     return 0

@@ -44,3 +44,23 @@ async def test_a_newer_release_migrating_while_this_one_waits_is_reported_as_ahe
         assert exc.current == ["0099_newer"]
     else:
         raise AssertionError("DatabaseAhead expected")
+
+
+async def test_processes_starting_together_create_the_missing_schema_once() -> None:
+    """CCHC_DATABASE_SCHEMA names a schema nobody created yet; three processes start at once."""
+    import uuid
+
+    await require_pg()
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    engines = [make_engine(PG_URL, schema=schema) for _ in range(3)]
+    try:
+        results = await asyncio.gather(*(upgrade(engine) for engine in engines), return_exceptions=True)
+        assert [r for r in results if isinstance(r, BaseException)] == []
+        assert await at_head(engines[0]) is None
+    finally:
+        for engine in engines:
+            await engine.dispose()
+        admin = make_engine(PG_URL, pool_size=1, max_overflow=0)
+        async with admin.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        await admin.dispose()

@@ -82,8 +82,8 @@ async def test_telegram_out_of_reach_is_not_called_a_database_fault(tmp_path: Pa
 
 
 async def test_a_database_newer_than_the_code_is_left_alone_and_reported(tmp_path: Path) -> None:
-    """A rollback of the code after an upgrade: `db upgrade` changes nothing and says why (exit 0, so the
-    unit's ExecStartPre lets the older release start); the bot serves and /readyz names the mismatch."""
+    """A rollback of the code after an upgrade: `db upgrade` changes nothing and says why (exit 0, so
+    compose's migrate service lets the older release start); the bot serves and /readyz names the mismatch."""
     database = tmp_path / "bot.db"
     env = {"CCHC_DATABASE_URL": f"sqlite+aiosqlite:///{database}"}
     code, output = await _cchc("db", "upgrade", env=env)
@@ -112,3 +112,22 @@ async def test_a_database_newer_than_the_code_is_left_alone_and_reported(tmp_pat
         await bot.close()
     assert response.status == 503
     assert "newer than this code" in body["checks"]["migrations"]
+
+
+def test_a_start_call_telegram_refuses_is_a_setting_not_the_network() -> None:
+    """PTB's BadRequest is a NetworkError subclass, but Telegram answered: a setting to fix (exit 2)."""
+    from telegram.error import BadRequest, TimedOut
+
+    from bot.app import ChannelStartFailed
+    from bot.cli import _known_failure
+
+    def failed(cause: BaseException) -> BaseException:
+        try:
+            raise ChannelStartFailed("telegram") from cause
+        except ChannelStartFailed as exc:
+            return exc
+
+    message, code = _known_failure(failed(BadRequest("Bad webhook: an https url must be provided")))  # type: ignore[misc]
+    assert code == EXIT_SETTING and message.startswith("Cấu hình sai: Telegram từ chối khi khởi động: Bad webhook")
+    message, code = _known_failure(failed(TimedOut()))  # type: ignore[misc]
+    assert code == EXIT_UNAVAILABLE and message.startswith("Không kết nối được Telegram (api.telegram.org)")
