@@ -172,6 +172,10 @@ class DeliveryEngine:
         self._auto_paused: set[int] = set()
         self._held: dict[int, str] = {}  # claimed, not yet attempted: delivery id -> token
         self._in_flight: set[asyncio.Task[None]] = set()
+        # flushes and auto-pauses started from a send's completion: awaited before run() returns, so no
+        # write of this engine is still pending when the caller closes the database (a worker process that
+        # exited with one left hung in asyncio.run's final cancellation, its write shielded by _complete)
+        self._side_tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self.sent = 0  # counters for this process (benchmarks, logs)
         self.errors = 0
@@ -206,6 +210,8 @@ class DeliveryEngine:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await asyncio.shield(self._shutdown())
+            while self._side_tasks:  # (a cancelled send may start one more flush while shutting down)
+                await asyncio.shield(asyncio.gather(*self._side_tasks, return_exceptions=True))
 
     async def run_until_idle(self, timeout: float | None = None) -> None:
         """Run until no bulletin is being sent (tests, `bulletin send --wait`)."""
@@ -446,7 +452,7 @@ class DeliveryEngine:
                       100 * sum(stats.recent) / len(stats.recent), len(stats.recent))
             reason = f"auto: error rate {100 * sum(stats.recent) / len(stats.recent):.0f}%"
             stats.recent.clear()
-            asyncio.get_running_loop().create_task(self._auto_pause(bulletin_id, reason))
+            self._side_task(self._auto_pause(bulletin_id, reason))
 
     async def _auto_pause(self, bulletin_id: int, reason: str) -> None:
         try:
@@ -460,7 +466,12 @@ class DeliveryEngine:
         self._held.pop(outcome.id, None)
         self._results.append(outcome)
         if len(self._results) >= self.config.flush_size:
-            asyncio.get_running_loop().create_task(self._flush())
+            self._side_task(self._flush())
+
+    def _side_task(self, coro: Awaitable[None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+        self._side_tasks.add(task)
+        task.add_done_callback(self._side_tasks.discard)
 
     async def _flush(self) -> None:
         async with self._flush_lock:
