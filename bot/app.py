@@ -145,13 +145,13 @@ def add_telegram(bot: Bot, **channel_kwargs: Any) -> None:
 
 
 class ChannelStartFailed(Exception):
-    """A channel could not start: ``channel`` is its name ("telegram", "zalo_bot"...), ``__cause__`` the
-    platform's error (a rejected token, the API out of reach). bot.cli turns it into one line for the
-    operator naming the platform and its setting."""
+    """A channel could not start: ``channel`` is its name ("telegram", "zalo_bot"...), ``api_host`` the
+    host of the platform's API it calls ('' when it has none), ``__cause__`` the platform's error (a rejected
+    token, the API out of reach). bot.failures turns it into one line for the operator."""
 
-    def __init__(self, channel: str) -> None:
+    def __init__(self, channel: str, api_host: str = "") -> None:
         super().__init__(channel)
-        self.channel = channel
+        self.channel, self.api_host = channel, api_host
 
 
 async def start_channel(channel: Any) -> None:
@@ -159,7 +159,7 @@ async def start_channel(channel: Any) -> None:
     try:
         await channel.start()
     except Exception as exc:
-        raise ChannelStartFailed(channel.channel) from exc
+        raise ChannelStartFailed(channel.channel, getattr(channel, "api_host", "")) from exc
 
 
 async def add_senders(bot: Bot) -> None:
@@ -241,11 +241,11 @@ def add_zalo_oa(bot: Bot, *, receive: bool = True, **channel_kwargs: Any) -> Cha
 def add_zalo_bot(bot: Bot, *, receive: bool = True, **channel_kwargs: Any) -> Channel | None:
     """The Zalo Bot Platform (webhook when ZALO_BOT_WEBHOOK_URL is set, else long polling): no buttons,
     choices are numbered text."""
-    from bot.config import ConfigError
+    from bot.config import ZALO_BOT_SWITCHES, ConfigError
     from channels import zalo_bot
 
-    if not any((bot.env.get(k) or "").strip() for k in ("ZALO_BOT_TOKEN", "ZALO_BOT_WEBHOOK_URL")):
-        return None  # a webhook secret alone (an env template's line) does not switch the channel on
+    if not any((bot.env.get(k) or "").strip() for k in ZALO_BOT_SWITCHES):
+        return None
     try:
         [channel] = zalo_bot.build(bot.env, use_inbox(bot).submit if receive else None, receive=receive,
                                    **channel_kwargs)

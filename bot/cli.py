@@ -11,13 +11,12 @@ import functools
 import asyncio
 import logging
 import os
-import re
-import socket
 import sys
 from pathlib import Path
 from typing import Any
 
 from bot.config import ConfigError, Settings, load_settings
+from bot.failures import EXIT_SETTING, EXIT_UNAVAILABLE, known_failure  # noqa: F401 - the exit codes are part of the CLI
 from core.feature import CliHost
 
 
@@ -333,13 +332,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# Exit codes of `run`, `worker` and the one-off commands (deploy/README.md, the systemd units):
-EXIT_SETTING = 2  # a setting to fix (a wrong value, a token the platform rejects, a port taken): restarting
-#                   cannot help, so the units say RestartPreventExitStatus=2
-EXIT_UNAVAILABLE = 69  # sysexits.h EX_UNAVAILABLE: a service (the database, a platform's API) cannot be
-#                        reached now; systemd restarts after RestartSec
-
-
 def main(argv: list[str] | None = None) -> int:
     _load_env_file()
     args = build_parser().parse_args(argv)
@@ -351,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except Exception as exc:
-        known = _known_failure(exc)
+        known = known_failure(exc)
         if known is None:
             raise
         message, code = known
@@ -374,135 +366,6 @@ def _metrics_directory(serving: bool) -> None:
     from core.metrics_files import remove_stale_files
 
     remove_stale_files(Path(directory))
-
-
-# What an operator reads for each platform: its name and the setting holding its credentials. (Zalo OA and
-# Messenger do not stop at a rejected token today: they keep storing webhooks and report it in /readyz.)
-_PLATFORMS = {"telegram": ("Telegram", "TELEGRAM_BOT_TOKEN", "lấy token mới từ @BotFather (/token hoặc /revoke)"),
-              "zalo_bot": ("Zalo Bot", "ZALO_BOT_TOKEN", "lấy token mới trong Zalo Bot Creator"),
-              "zalo_oa": ("Zalo OA", "ZALO_OA_ACCESS_TOKEN", "đặt token mới bằng: cchc-bot zalo set-token"),
-              "messenger": ("Messenger", "MESSENGER_PAGE_ACCESS_TOKEN", "tạo token trang mới trong Meta for Developers")}
-_BOT_TOKEN = re.compile(r"\d{3,}:[A-Za-z0-9_-]{10,}")  # Telegram/Zalo Bot token shape, scrubbed from any text
-
-
-def _known_failure(exc: BaseException) -> tuple[str, int] | None:
-    """One line and an exit code for a failure the operator fixes outside the code (a rejected token, an
-    unreachable database or platform API); None for anything else (a bug: the traceback is kept).
-    Never prints a token or a password: the lines name the setting, not its value."""
-    database = _unreachable_database(exc)
-    if database is not None:
-        return (f"Không kết nối được cơ sở dữ liệu {_shown_database_url()}: {type(database).__name__}: "
-                f"{_first_line(database)}. Kiểm tra PostgreSQL đang chạy, địa chỉ, cổng, tên người dùng và mật "
-                "khẩu trong CCHC_DATABASE_URL.", EXIT_UNAVAILABLE)
-    from bot.app import ChannelStartFailed
-
-    failed = _in_chain(exc, lambda e: isinstance(e, ChannelStartFailed))
-    if not isinstance(failed, ChannelStartFailed) or failed.__cause__ is None:
-        return None
-    name, variable, remedy = _PLATFORMS.get(failed.channel, (failed.channel, "", ""))
-    cause = failed.__cause__
-    if _rejected_credentials(cause):
-        return (f"Cấu hình sai: {name} từ chối {variable or 'thông tin đăng nhập'} (token sai hoặc đã bị thu hồi): "
-                f"{remedy} rồi khởi động lại.", EXIT_SETTING)
-    if _out_of_reach(cause):
-        return (f"Không kết nối được {name} ({_shown_api(failed.channel)}): {type(cause).__name__}. Kiểm tra mạng và "
-                "tường lửa của máy chủ (cần ra được HTTPS tới máy chủ của nền tảng) rồi khởi động lại.",
-                EXIT_UNAVAILABLE)
-    from core.channel import DeliveryError
-    from telegram.error import TelegramError
-
-    if isinstance(cause, (DeliveryError, TelegramError)):  # the platform refused a start call (setWebhook...)
-        return (f"Cấu hình sai: {name} từ chối khi khởi động: {_BOT_TOKEN.sub('***', _first_line(cause))}. Kiểm tra "
-                f"các biến {variable.split('_')[0]}_* rồi khởi động lại.", EXIT_SETTING)
-    return None
-
-
-def _rejected_credentials(exc: BaseException) -> bool:
-    from core.channel import PermanentError, TokenInvalid
-
-    return (_is_telegram(exc, "InvalidToken") or isinstance(exc, TokenInvalid)
-            or (isinstance(exc, PermanentError) and getattr(exc, "code", None) == 401))
-
-
-def _out_of_reach(exc: BaseException) -> bool:
-    from core.channel import TransientError
-
-    if _is_telegram(exc, "BadRequest"):  # PTB's BadRequest is a NetworkError: Telegram answered, and refused
-        return False
-    return _is_telegram(exc, "NetworkError") or isinstance(exc, (TransientError, OSError, TimeoutError))
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    seen: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and len(seen) < 8 and current not in seen:
-        seen.append(current)
-        current = current.__cause__ or current.__context__
-    return seen
-
-
-def _in_chain(exc: BaseException, test: Any) -> BaseException | None:
-    return next((e for e in _chain(exc) if test(e)), None)
-
-
-def _is_telegram(exc: BaseException, *names: str) -> bool:
-    return type(exc).__module__.startswith("telegram") and any(
-        cls.__name__ in names for cls in type(exc).__mro__)
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).splitlines()[0][:200] if str(exc) else ""
-
-
-_REFUSALS = ("InvalidPasswordError", "InvalidAuthorizationSpecificationError", "InvalidCatalogNameError",
-             "CannotConnectNowError", "TooManyConnectionsError")
-_DATABASE_CODE = (f"{os.sep}asyncpg{os.sep}", f"{os.sep}sqlalchemy{os.sep}", f"{os.sep}aiosqlite{os.sep}")
-
-
-def _unreachable_database(exc: BaseException) -> BaseException | None:
-    """The error (in ``exc``'s chain) saying the database refused us or could not be reached: a setting to
-    fix or a server to start, not a bug, so one line instead of a traceback. None for anything else.
-
-    A refused connection or an unknown host counts only when it was raised while connecting to the database
-    (its traceback runs through asyncpg, SQLAlchemy or aiosqlite): the same OSError from Telegram's or
-    Zalo's HTTP client is a platform that cannot be reached, not the database."""
-    for seen in _chain(exc):
-        if type(seen).__module__.startswith("asyncpg") and type(seen).__name__ in _REFUSALS:
-            return seen
-        if isinstance(seen, (ConnectionRefusedError, socket.gaierror)) and _raised_in_database_code(seen):
-            return seen
-    return None
-
-
-def _raised_in_database_code(exc: BaseException) -> bool:
-    import traceback
-
-    return any(any(part in frame.f_code.co_filename for part in _DATABASE_CODE)
-               for frame, _ in traceback.walk_tb(exc.__traceback__))
-
-
-def _shown_api(channel: str) -> str:
-    """The host of the platform's API the channel talks to (never the path: a Bot API URL holds the token)."""
-    from urllib.parse import urlsplit
-
-    from bot.config import DEFAULT_TELEGRAM_API
-
-    variable, default = {"telegram": ("TELEGRAM_API_BASE_URL", DEFAULT_TELEGRAM_API),
-                         "zalo_bot": ("ZALO_BOT_API_BASE_URL", "https://bot-api.zaloplatforms.com"),
-                         "zalo_oa": ("ZALO_OA_API_BASE_URL", "https://openapi.zalo.me"),
-                         "messenger": ("MESSENGER_GRAPH_BASE_URL", "https://graph.facebook.com")}.get(channel, ("", ""))
-    base = os.environ.get(variable, "").strip() or default
-    parts = urlsplit(base)  # hostname and port only: never a user:password@ of a proxy URL
-    return f"{parts.hostname}:{parts.port}" if parts.port else (parts.hostname or channel)
-
-
-def _shown_database_url() -> str:
-    from sqlalchemy.engine import make_url
-
-    try:  # never the password
-        return make_url(os.environ.get("CCHC_DATABASE_URL", "")).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - an unparsable URL was refused by the settings already
-        return "(CCHC_DATABASE_URL)"
 
 
 if __name__ == "__main__":

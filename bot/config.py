@@ -24,13 +24,15 @@ _TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
 
 # Secrets whose deploy/*.env.example value ("change-me...") must not reach production.
 PLACEHOLDER_CHECKED = ("CCHC_SECRET_KEY", "CCHC_METRICS_TOKEN", "CCHC_WEBCHAT_SECRET")
+# Zalo Bot runs when one of these is set (bot.app.add_zalo_bot); a webhook secret alone switches nothing on.
+ZALO_BOT_SWITCHES = ("ZALO_BOT_TOKEN", "ZALO_BOT_WEBHOOK_URL")
 # A channel's secrets, checked the same way once the channel is in use (any of the first group is set): an
 # env file may keep the template's lines of a channel the province does not run.
 CHANNEL_PLACEHOLDERS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     (("TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_URL"), ("TELEGRAM_WEBHOOK_SECRET",)),
     (("ZALO_OA_APP_ID", "ZALO_OA_SECRET_KEY", "ZALO_OA_APP_SECRET"),
      ("ZALO_OA_SECRET_KEY", "ZALO_OA_APP_SECRET", "ZALO_OA_ACCESS_TOKEN", "ZALO_OA_REFRESH_TOKEN")),
-    (("ZALO_BOT_TOKEN", "ZALO_BOT_WEBHOOK_URL"), ("ZALO_BOT_TOKEN", "ZALO_BOT_WEBHOOK_SECRET")),
+    (ZALO_BOT_SWITCHES, ("ZALO_BOT_TOKEN", "ZALO_BOT_WEBHOOK_SECRET")),
     (("MESSENGER_PAGE_ACCESS_TOKEN", "MESSENGER_APP_SECRET", "MESSENGER_VERIFY_TOKEN"),
      ("MESSENGER_PAGE_ACCESS_TOKEN", "MESSENGER_APP_SECRET", "MESSENGER_VERIFY_TOKEN")),
 )

@@ -30,17 +30,20 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     not contain (Alembic itself would fail with "Can't locate revision"): there is no downgrade across
     releases, the code must be upgraded again (or the backup taken before the upgrade restored)."""
     await _create_schema(engine)
-    unknown = sorted(await _revisions(engine) - _known())
-    if unknown:
-        raise DatabaseAhead(unknown, sorted(_heads()))
+    if ahead := _ahead(await _revisions(engine)):
+        raise ahead
     try:
         await run_migrations(engine, MIGRATIONS_DIR, revision)
     except Exception as exc:
-        # a newer release migrated while this process waited for the migration lock
-        unknown = sorted(await _revisions(engine) - _known())
-        if unknown:
-            raise DatabaseAhead(unknown, sorted(_heads())) from exc
+        if ahead := _ahead(await _revisions(engine)):  # a newer release migrated while this one waited for the lock
+            raise ahead from exc
         raise
+
+
+def _ahead(current: set[str]) -> DatabaseAhead | None:
+    """DatabaseAhead when ``current`` holds revisions these migrations do not contain, else None."""
+    unknown = sorted(current - _known())
+    return DatabaseAhead(unknown, sorted(_heads())) if unknown else None
 
 
 async def current_revisions(engine: AsyncEngine) -> list[str]:
@@ -98,19 +101,20 @@ def _known() -> frozenset[str]:
 
 async def at_head(engine: AsyncEngine) -> str | None:
     """None when the database's migration is the newest one here, else what differs (for /readyz)."""
-    from sqlalchemy import text
+    return _difference(await _revisions(engine))
 
+
+def _difference(current: set[str]) -> str | None:
     heads = _heads()
-    async with engine.connect() as conn:
-        current = {row[0] for row in (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()}
     return None if current == heads else f"database at {sorted(current)}, code at {sorted(heads)}"
 
 
 async def migrations_problem(engine: AsyncEngine) -> str:
     """'' when the database is at the newest migration, else why not in one line (a readiness check)."""
-    problem = await at_head(engine)
+    current = await _revisions(engine)  # one read for both questions
+    problem = _difference(current)
     if not problem:
         return ""
-    if await _revisions(engine) - _known():
+    if _ahead(current):
         return f"database: {problem} (the database is newer than this code: upgrade the code)"
     return f"database: {problem} (run: cchc-bot db upgrade)"

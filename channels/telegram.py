@@ -51,6 +51,7 @@ from channels.telegram_http import AiohttpRequest
 
 from core.channel import (
     Blocked,
+    api_host,
     Capabilities,
     Submit,
     DeliveryError,
@@ -359,6 +360,11 @@ class TelegramChannel:
     @property
     def running(self) -> bool:
         return self._running
+
+    @property
+    def api_host(self) -> str:
+        """The Bot API's host (the operator's start-failure line; PTB's base URL ends with the token)."""
+        return api_host(self._app.bot.base_url)
 
     @property
     def mode(self) -> str:

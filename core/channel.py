@@ -37,6 +37,7 @@ __all__ = [
     "Sender",
     "TokenInvalid",
     "TransientError",
+    "api_host",
     "fallback_options",
     "numbered_options",
     "fallback_text",
@@ -224,6 +225,15 @@ async def retry_call(
 
 # ---------------------------------------------------------------------------------------------
 # text fallback
+
+
+def api_host(base_url: str) -> str:
+    """``host`` or ``host:port`` of a platform API's base URL, for an operator's message: never its path (a
+    Bot API URL carries the token there) nor a ``user:password@``."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(base_url)
+    return f"{parts.hostname}:{parts.port}" if parts.port else (parts.hostname or "")
 
 
 def fallback_options(reply: Reply) -> list[Button]:

@@ -92,4 +92,3 @@ def install_metrics(app: web.Application, services: Any, env: Mapping[str, str])
 
 def add_collector(services: Any, collect: Collector) -> None:
     services.extra.setdefault("metrics_collectors", []).append(collect)
-

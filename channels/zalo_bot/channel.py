@@ -35,6 +35,7 @@ from aiohttp import web
 from channels.download import fetch_bytes
 from core.channel import (
     Blocked,
+    api_host,
     Capabilities,
     DeliveryError,
     PermanentError,
@@ -186,6 +187,11 @@ class ZaloBotChannel:
     @property
     def running(self) -> bool:
         return self._running
+
+    @property
+    def api_host(self) -> str:
+        """The Bot API's host (the operator's start-failure line)."""
+        return api_host(self.settings.api_base_url)
 
     def _session(self) -> aiohttp.ClientSession:
         if self._http is None or self._http.closed:

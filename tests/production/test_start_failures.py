@@ -119,11 +119,11 @@ def test_a_start_call_telegram_refuses_is_a_setting_not_the_network() -> None:
     from telegram.error import BadRequest, TimedOut
 
     from bot.app import ChannelStartFailed
-    from bot.cli import _known_failure
+    from bot.failures import known_failure as _known_failure
 
     def failed(cause: BaseException) -> BaseException:
         try:
-            raise ChannelStartFailed("telegram") from cause
+            raise ChannelStartFailed("telegram", "api.telegram.org") from cause  # as start_channel names it
         except ChannelStartFailed as exc:
             return exc
 
